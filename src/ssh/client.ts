@@ -1,0 +1,376 @@
+/**
+ * The only importer of ssh2: opens a connection (TCP_NODELAY socket or a jump channel), verifies the
+ * host key, authenticates in the configured order, and exposes it as an {@link SshConnection}.
+ */
+import { Buffer } from "node:buffer";
+import { Duplex } from "node:stream";
+import ssh2 from "ssh2";
+import type { AnyAuthMethod, ClientChannel, ConnectConfig } from "ssh2";
+import { SshError } from "../errors.ts";
+import type { ExecOptions, RemoteProcess, SftpSession, SshConnection } from "./connection.ts";
+import { Semaphore } from "./semaphore.ts";
+
+/** Channels one connection may hold for commands and SFTP; OpenSSH's MaxSessions is 10. */
+const MAX_CHANNELS = 8;
+
+/** One way to authenticate, tried in list order. */
+export type AuthMethod =
+  | { type: "publickey"; label: string; key: string | Uint8Array; passphrase?: string }
+  | { type: "agent"; socket: string }
+  | { type: "password"; password: string }
+  | { type: "keyboard-interactive"; password: string };
+
+/** The host-key decision: resolve true to continue; false aborts before any authentication. */
+export type HostKeyCheck = (blob: Uint8Array) => Promise<boolean>;
+
+/** Options of {@link openConnection}. */
+export interface OpenOptions {
+  /** Host name or address (as seen from the jump host when `sock` is given). */
+  host: string;
+  /** TCP port. */
+  port: number;
+  /** Remote user. */
+  username: string;
+  /** Authentication methods in order of preference. */
+  auth: readonly AuthMethod[];
+  /** Host-key verification. */
+  checkHostKey: HostKeyCheck;
+  /** A ready stream to speak SSH over (a jump host's direct-tcpip channel); TCP otherwise. */
+  sock?: Duplex;
+  /** Deadline for TCP connect + handshake + auth, ms. */
+  connectTimeoutMs: number;
+  /** Keepalive interval, ms (0 disables). */
+  keepaliveIntervalMs: number;
+  /** Unanswered keepalives before the connection is declared dead. */
+  keepaliveCountMax: number;
+  /** Aborts the attempt. */
+  signal?: AbortSignal;
+}
+
+/** Algorithms: no SHA-1, no CBC, no ecdh-sha2-nistp521 (broken under Deno). */
+const ALGORITHMS: ConnectConfig["algorithms"] = {
+  kex: [
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "ecdh-sha2-nistp256",
+    "ecdh-sha2-nistp384",
+    "diffie-hellman-group-exchange-sha256",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group18-sha512",
+    "diffie-hellman-group14-sha256",
+  ],
+  serverHostKey: [
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+  ],
+  cipher: [
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+  ],
+  hmac: ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512"],
+  compress: ["none"],
+};
+
+/** A Deno TCP connection with TCP_NODELAY, as the Node stream ssh2 expects. */
+async function tcpSocket(host: string, port: number, signal: AbortSignal): Promise<Duplex> {
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname: host, port, signal } as Deno.ConnectOptions);
+  } catch (error) {
+    if (signal.aborted) throw new SshError("connect_timeout", `Cannot connect to ${host}:${port}: timed out`);
+    throw new SshError("connect_failed", `Cannot connect to ${host}:${port}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  conn.setNoDelay(true);
+  conn.setKeepAlive(true);
+  const reader = conn.readable.getReader();
+  const writer = conn.writable.getWriter();
+  let closed = false;
+  const closeConn = () => {
+    if (closed) return;
+    closed = true;
+    reader.cancel().catch(() => {});
+    writer.abort().catch(() => {});
+  };
+  return new Duplex({
+    read() {
+      reader.read().then(
+        ({ value, done }) =>
+          this.push(done ? null : Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
+        () => this.push(null),
+      );
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      writer.write(chunk).then(() => callback(), (error) => callback(error));
+    },
+    final(callback) {
+      writer.close().then(() => callback(), () => callback());
+    },
+    destroy(error, callback) {
+      closeConn();
+      callback(error);
+    },
+  });
+}
+
+function toSsh2Auth(method: AuthMethod, username: string): AnyAuthMethod {
+  switch (method.type) {
+    case "publickey":
+      return {
+        type: "publickey",
+        username,
+        key: typeof method.key === "string" ? method.key : Buffer.from(method.key),
+        passphrase: method.passphrase,
+      };
+    case "agent":
+      return { type: "agent", username, agent: method.socket };
+    case "password":
+      return { type: "password", username, password: method.password };
+    case "keyboard-interactive":
+      return {
+        type: "keyboard-interactive",
+        username,
+        prompt: (_name, _instructions, _lang, prompts, finish) => finish(prompts.map(() => method.password)),
+      };
+  }
+}
+
+/**
+ * Checks that a private key parses (with its passphrase) before it is offered, so a wrong passphrase
+ * is reported as such instead of as a failed login.
+ */
+export function checkPrivateKey(key: string | Uint8Array, passphrase?: string): Error | undefined {
+  const parsed = ssh2.utils.parseKey(typeof key === "string" ? key : Buffer.from(key), passphrase);
+  if (parsed instanceof Error) return parsed;
+  return undefined;
+}
+
+/** Generates an ed25519 key pair in OpenSSH format (the server's identity). */
+export function generateEd25519(comment: string): { privateKey: string; publicKey: string } {
+  const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment });
+  return { privateKey: pair.private, publicKey: pair.public };
+}
+
+/** The public key line (`type base64 comment`) of an OpenSSH private key. */
+export function publicKeyOf(privateKey: string, comment: string): string {
+  const parsed = ssh2.utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw new SshError("key_unreadable", `Cannot parse key: ${parsed.message}`);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  const blob = key.getPublicSSH() as Buffer;
+  return `${key.type} ${blob.toString("base64")} ${comment}`;
+}
+
+class Ssh2Connection implements SshConnection {
+  #client: ssh2.Client;
+  #channels = new Semaphore(MAX_CHANNELS);
+  #alive = true;
+  readonly closed: Promise<Error | undefined>;
+  readonly serverBanner: string;
+
+  constructor(client: ssh2.Client, banner: string) {
+    this.#client = client;
+    this.serverBanner = banner;
+    let lastError: Error | undefined;
+    client.on("error", (error: Error) => {
+      lastError = error;
+    });
+    this.closed = new Promise((resolve) => {
+      client.once("close", () => {
+        this.#alive = false;
+        resolve(lastError);
+      });
+    });
+  }
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  async exec(command: string, options: ExecOptions = {}): Promise<RemoteProcess> {
+    // Priority work (killing a process group) may use the two channels above the cap.
+    const release = options.priority ? () => {} : await this.#channels.acquire({ signal: options.signal });
+    try {
+      return await new Promise((resolve, reject) => {
+        if (!this.#alive) {
+          return reject(new SshError("connection_lost", "Cannot open a channel: the connection is closed"));
+        }
+        this.#client.exec(command, (error, channel) => {
+          if (error) {
+            return reject(new SshError("channel_failed", `Cannot open an exec channel: ${error.message}`));
+          }
+          const process = wrapChannel(channel);
+          process.done.finally(release);
+          resolve(process);
+        });
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  forward(host: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      this.#client.forwardOut("127.0.0.1", 0, host, port, (error, channel) => {
+        if (error) {
+          return reject(
+            new SshError(
+              "connect_failed",
+              `Cannot open a tunnel to ${host}:${port} through the jump host: ${error.message}`,
+            ),
+          );
+        }
+        resolve(channel);
+      });
+    });
+  }
+
+  async sftp(): Promise<SftpSession> {
+    const release = await this.#channels.acquire();
+    return await new Promise((resolve, reject) => {
+      this.#client.sftp((error, sftp) => {
+        if (error) {
+          release();
+          return reject(new SshError("sftp_failed", `Cannot start SFTP: ${error.message}`));
+        }
+        sftp.once("close", release);
+        resolve({ raw: sftp, close: () => sftp.end() });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#alive) this.#client.end();
+    return this.closed.then(() => {});
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    const timer = setTimeout(() => this.#client.destroy(), 2000);
+    await this.close();
+    clearTimeout(timer);
+  }
+}
+
+function wrapChannel(channel: ClientChannel): RemoteProcess {
+  const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    let code: number | null = null;
+    let signal: string | null = null;
+    channel.on("exit", (exitCode: number | null, signalName?: string) => {
+      code = exitCode ?? null;
+      signal = signalName ?? null;
+    });
+    channel.on("close", () => resolve({ code, signal }));
+  });
+  return {
+    stdout: channel,
+    stderr: channel.stderr,
+    stdin: channel,
+    done,
+    close: () => channel.close(),
+  };
+}
+
+/**
+ * Opens an authenticated SSH connection.
+ *
+ * @example
+ * ```ts
+ * const conn = await openConnection({ host: "127.0.0.1", port: 22, username: "me", auth, checkHostKey,
+ *   connectTimeoutMs: 15000, keepaliveIntervalMs: 15000, keepaliveCountMax: 3 });
+ * ```
+ */
+export async function openConnection(options: OpenOptions): Promise<SshConnection> {
+  const deadline = AbortSignal.timeout(options.connectTimeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  const sock = options.sock ?? await tcpSocket(options.host, options.port, signal);
+  const client = new ssh2.Client();
+  const methods = options.auth.map((m) => toSsh2Auth(m, options.username));
+  let hostKeyRefused: unknown;
+  let banner = "";
+  const target = `${options.username}@${options.host}:${options.port}`;
+  return await new Promise<SshConnection>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      client.destroy();
+      sock.destroy();
+      reject(error);
+    };
+    const onAbort = () =>
+      fail(
+        options.signal?.aborted ? new DOMException("The connect was cancelled", "AbortError") : new SshError(
+          "connect_timeout",
+          `Cannot connect to ${target}: no answer within ${options.connectTimeoutMs} ms`,
+        ),
+      );
+    signal.addEventListener("abort", onAbort, { once: true });
+    client.on("handshake", () => {
+      banner = (client as unknown as { _remoteVer?: string })._remoteVer ?? "";
+    });
+    client.once("ready", () => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      resolve(new Ssh2Connection(client, banner));
+    });
+    client.on("error", (error: Error & { level?: string }) => {
+      if (hostKeyRefused !== undefined) return fail(hostKeyRefused as Error);
+      if (error.level === "client-authentication") {
+        return fail(
+          new SshError("auth_failed", `Cannot log in to ${target}: every authentication method was refused`, {
+            details: {
+              tried: options.auth.map((m) => m.type === "publickey" ? `publickey(${m.label})` : m.type),
+            },
+          }),
+        );
+      }
+      if (error.level === "client-timeout") {
+        return fail(new SshError("connect_timeout", `Cannot connect to ${target}: handshake timed out`));
+      }
+      fail(new SshError("connect_failed", `Cannot connect to ${target}: ${error.message}`, { cause: error }));
+    });
+    client.on(
+      "close",
+      () => fail(new SshError("connect_failed", `Cannot connect to ${target}: connection closed`)),
+    );
+    let next = 0;
+    const config: ConnectConfig = {
+      sock,
+      host: options.host,
+      port: options.port,
+      username: options.username,
+      algorithms: ALGORITHMS,
+      readyTimeout: options.connectTimeoutMs,
+      keepaliveInterval: options.keepaliveIntervalMs,
+      keepaliveCountMax: options.keepaliveCountMax,
+      hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+        options.checkHostKey(new Uint8Array(key)).then(
+          (ok) => verify(ok),
+          (error) => {
+            hostKeyRefused = error;
+            verify(false);
+          },
+        );
+      },
+      authHandler: (_left, _partial, callback) => {
+        const method = methods[next++];
+        callback(method ?? (false as unknown as AnyAuthMethod));
+      },
+    };
+    try {
+      client.connect(config);
+    } catch (error) {
+      fail(new SshError("connect_failed", `Cannot connect to ${target}: ${(error as Error).message}`));
+    }
+  });
+}

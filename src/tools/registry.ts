@@ -1,0 +1,44 @@
+/**
+ * The single list of every tool, selection by `-toolsets` and `-read-only`, and registration with
+ * the middleware applied.
+ */
+import type { McpServer } from "@modelcontextprotocol/server";
+import { CORE } from "./core.ts";
+import type { ToolDefinition, Toolset, ToolsetName } from "./define.ts";
+import { type MiddlewareOptions, wrapTool } from "./middleware.ts";
+
+/** Every toolset, in the seed's order. Toolsets not yet built are absent. */
+export const TOOLSETS: readonly Toolset[] = [CORE];
+
+/** Options of {@link selectTools}. */
+export interface SelectOptions {
+  /** Toolsets to expose. */
+  toolsets: readonly string[];
+  /** Expose only tools whose readOnlyHint is true. */
+  readOnly: boolean;
+}
+
+/** The tools to expose, in registry order. */
+export function selectTools(options: SelectOptions): ToolDefinition[] {
+  const wanted = new Set(options.toolsets as readonly ToolsetName[]);
+  return TOOLSETS.filter((set) => wanted.has(set.name))
+    .flatMap((set) => set.tools)
+    .filter((tool) => !options.readOnly || tool.annotations.readOnlyHint);
+}
+
+/** Registers tools on a server, each wrapped by the middleware. */
+export function registerTools(
+  server: McpServer,
+  tools: readonly ToolDefinition[],
+  options: MiddlewareOptions,
+): void {
+  for (const tool of tools) {
+    server.registerTool(tool.name, {
+      title: tool.title,
+      description: tool.description,
+      inputSchema: tool.input,
+      outputSchema: tool.output,
+      annotations: { title: tool.title, ...tool.annotations },
+    }, wrapTool(tool, options) as never);
+  }
+}
