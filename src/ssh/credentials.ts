@@ -5,6 +5,7 @@
  * Local key paths must resolve (realpath) inside ~/.ssh or the data dir: a model must not be able to
  * make the server read arbitrary local files by naming them as keys.
  */
+import { resolve } from "node:path";
 import { SshError } from "../errors.ts";
 import { type AuthMethod, checkPrivateKey } from "./client.ts";
 
@@ -49,7 +50,12 @@ async function realDir(path: string | undefined): Promise<string | undefined> {
 
 /** Resolves a user-given key path, refusing anything outside the allowed directories. */
 export async function resolveKeyPath(path: string, sources: CredentialSources): Promise<string> {
-  const expanded = expandHome(path, sources.sshDir);
+  const expanded = resolve(expandHome(path, sources.sshDir));
+  const roots = [sources.sshDir, sources.dataDir].filter((d): d is string => d !== undefined).map((d) =>
+    resolve(d)
+  );
+  // Lexical check first: outside paths are refused without touching the file system at all.
+  if (!roots.some((dir) => expanded.startsWith(dir + "/"))) throw outside(path, sources);
   let real: string;
   try {
     real = await Deno.realPath(expanded);

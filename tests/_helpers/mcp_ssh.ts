@@ -1,0 +1,60 @@
+/**
+ * Glue for end-to-end tests: a real sshd plus the real server process plus an SDK client.
+ */
+import type { Client } from "@modelcontextprotocol/client";
+import { type TestSshd, type TestUserName } from "./sshd.ts";
+
+/** Arguments of `connect` for a test user logging in with its password. */
+export function passwordLogin(
+  sshd: TestSshd,
+  user: Exclude<TestUserName, "root"> = "mcptest",
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { host: sshd.host, port: sshd.port, username: user, password: sshd.users[user].password, ...extra };
+}
+
+/** Copies a test key into the server's ~/.ssh and returns its path there. */
+export async function installKey(home: string, keyPath: string, name: string): Promise<string> {
+  const target = `${home}/.ssh/${name}`;
+  await Deno.copyFile(keyPath, target);
+  await Deno.chmod(target, 0o600);
+  return target;
+}
+
+/** Calls a tool and returns its structured content, failing on isError. */
+export async function call<T = Record<string, unknown>>(
+  client: Client,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<T> {
+  const result = await client.callTool({ name, arguments: args });
+  if (result.isError) {
+    const text = (result.content as Array<{ text?: string }>).map((c) => c.text ?? "").join("");
+    throw new Error(`${name} failed: ${text}`);
+  }
+  return result.structuredContent as T;
+}
+
+/** Local processes (not zombies) whose command line contains `needle`. */
+export function processesMatching(needle: string): string[] {
+  const found: string[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ");
+      if (cmdline.includes(needle)) found.push(`${entry.name}: ${cmdline}`);
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+/** Resident memory of a process in bytes. */
+export function rssBytes(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
+  return kb * 1024;
+}
