@@ -100,12 +100,15 @@ async function tcpSocket(host: string, port: number, signal: AbortSignal): Promi
     reader.cancel().catch(() => {});
     writer.abort().catch(() => {});
   };
+  // allowHalfOpen: false makes the peer's FIN end the whole stream, so ssh2 sees 'close'.
   return new Duplex({
+    allowHalfOpen: false,
     read() {
       reader.read().then(
-        ({ value, done }) =>
-          this.push(done ? null : Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
-        () => this.push(null),
+        ({ value, done }) => {
+          this.push(done ? null : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+        },
+        (error) => this.destroy(error),
       );
     },
     write(chunk: Buffer, _encoding, callback) {
@@ -151,12 +154,6 @@ export function checkPrivateKey(key: string | Uint8Array, passphrase?: string): 
   const parsed = ssh2.utils.parseKey(typeof key === "string" ? key : Buffer.from(key), passphrase);
   if (parsed instanceof Error) return parsed;
   return undefined;
-}
-
-/** Generates an ed25519 key pair in OpenSSH format (the server's identity). */
-export function generateEd25519(comment: string): { privateKey: string; publicKey: string } {
-  const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment });
-  return { privateKey: pair.private, publicKey: pair.public };
 }
 
 /** The public key line (`type base64 comment`) of an OpenSSH private key. */
@@ -206,7 +203,7 @@ class Ssh2Connection implements SshConnection {
           if (error) {
             return reject(new SshError("channel_failed", `Cannot open an exec channel: ${error.message}`));
           }
-          const process = wrapChannel(channel);
+          const process = wrapChannel(channel, this.closed);
           process.done.finally(release);
           resolve(process);
         });
@@ -259,8 +256,10 @@ class Ssh2Connection implements SshConnection {
   }
 }
 
-function wrapChannel(channel: ClientChannel): RemoteProcess {
+// ssh2 does not close open channels when the transport dies: the connection's end settles them too.
+function wrapChannel(channel: ClientChannel, connectionClosed: Promise<unknown>): RemoteProcess {
   const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    connectionClosed.then(() => resolve({ code: null, signal: null }));
     let code: number | null = null;
     let signal: string | null = null;
     channel.on("exit", (exitCode: number | null, signalName?: string) => {
@@ -344,6 +343,7 @@ export async function openConnection(options: OpenOptions): Promise<SshConnectio
       () => fail(new SshError("connect_failed", `Cannot connect to ${target}: connection closed`)),
     );
     let next = 0;
+    let triedPassword = false;
     const config: ConnectConfig = {
       sock,
       host: options.host,
@@ -362,9 +362,18 @@ export async function openConnection(options: OpenOptions): Promise<SshConnectio
           },
         );
       },
-      authHandler: (_left, _partial, callback) => {
-        const method = methods[next++];
-        callback(method ?? (false as unknown as AnyAuthMethod));
+      // Skips methods the server no longer offers, and keyboard-interactive once a password was
+      // refused (same secret, and each PAM failure costs seconds).
+      authHandler: (left, _partial, callback) => {
+        while (next < methods.length) {
+          const method = methods[next++]!;
+          const wire = method.type === "agent" ? "publickey" : method.type;
+          if (left && !left.includes(wire)) continue;
+          if (method.type === "keyboard-interactive" && triedPassword) continue;
+          if (method.type === "password") triedPassword = true;
+          return callback(method);
+        }
+        callback(false as unknown as AnyAuthMethod);
       },
     };
     try {

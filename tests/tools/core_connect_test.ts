@@ -156,3 +156,11 @@ Deno.test("a changed host key is refused with both fingerprints and no authentic
   assert.ok(text.includes(impostor.hostKeyFingerprint), text);
   assert.equal(await impostor.countAuthAttempts(), 0);
 });
+
+Deno.test("keyboard-interactive answers with the password when password auth is off", async () => {
+  await using sshd = await startSshd({ config: { PasswordAuthentication: "no" } });
+  await using server = await startHttpServer();
+  await using client = await httpClient(server, "legacy");
+  await call(client, "connect", passwordLogin(sshd));
+  assert.ok(await sshd.countAuthAttempts({ result: "Accepted", method: "keyboard-interactive" }) >= 1);
+});
