@@ -236,8 +236,15 @@ export function buildFrames(spec: PacketSpec, link: LinkKind): Uint8Array[] {
 
 function split(ts: PacketSpec["ts"]): { sec: number; nsec: number } {
   if (typeof ts !== "number") return ts;
-  const sec = Math.floor(ts);
-  return { sec, nsec: Math.min(999_999_999, Math.round((ts - sec) * 1e9)) };
+  // Epoch seconds as doubles carry ~0.2 µs of noise: round to whole microseconds (pass {sec, nsec}
+  // for nanosecond tests).
+  let sec = Math.floor(ts);
+  let usec = Math.round((ts - sec) * 1e6);
+  if (usec >= 1_000_000) {
+    sec++;
+    usec -= 1_000_000;
+  }
+  return { sec, nsec: usec * 1000 };
 }
 
 /** Growable byte buffer. */
@@ -259,17 +266,24 @@ class Out {
     this.len += n;
     return at;
   }
+  // reserve() may replace buf/view, so it must run before they are read.
   u16(v: number) {
-    this.view.setUint16(this.reserve(2), v, this.le);
+    const at = this.reserve(2);
+    this.view.setUint16(at, v, this.le);
   }
   u32(v: number) {
-    this.view.setUint32(this.reserve(4), v >>> 0, this.le);
+    const at = this.reserve(4);
+    this.view.setUint32(at, v >>> 0, this.le);
   }
   bytes(b: Uint8Array) {
-    this.buf.set(b, this.reserve(b.length));
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
   }
   pad4() {
-    while (this.len % 4 !== 0) this.buf[this.reserve(1)] = 0;
+    while (this.len % 4 !== 0) {
+      const at = this.reserve(1);
+      this.buf[at] = 0;
+    }
   }
   result(): Uint8Array {
     return this.buf.slice(0, this.len);

@@ -16,6 +16,15 @@ export async function startTaskArgs(home: string): Promise<string[]> {
   return words.slice(1).map((w) => (w === "main.ts" ? `${ROOT}main.ts` : w));
 }
 
+/**
+ * Environment for a server subprocess: a private HOME, but the caller's Deno cache (the cache lives
+ * under HOME by default, and a fresh one would re-download every npm package).
+ */
+export function serverEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  const denoDir = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+  return { HOME: home, DENO_DIR: denoDir, NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...extra };
+}
+
 /** Options of {@link startHttpServer} and {@link stdioClient}. */
 export interface ServerProcessOptions {
   /** Extra CLI args (after main.ts). */
@@ -72,7 +81,7 @@ export async function startHttpServer(options: ServerProcessOptions = {}): Promi
   ];
   const child = new Deno.Command("deno", {
     args,
-    env: { HOME: home, NO_COLOR: "1", ...(options.env ?? {}) },
+    env: serverEnv(home, options.env),
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
@@ -172,7 +181,7 @@ export async function stdioClient(
   const transport = new StdioClientTransport({
     command: "deno",
     args,
-    env: { HOME: home, NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...(options.env ?? {}) },
+    env: serverEnv(home, options.env),
     stderr: "pipe",
   });
   let err = "";
