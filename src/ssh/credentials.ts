@@ -65,15 +65,13 @@ export async function resolveKeyPath(path: string, sources: CredentialSources): 
   const allowed = [await realDir(sources.sshDir), await realDir(sources.dataDir)].filter((d) =>
     d !== undefined
   );
-  if (!allowed.some((dir) => real.startsWith(dir + "/"))) {
-    throw new SshError(
-      "key_path_outside",
-      `Cannot use key "${path}": it resolves outside ${
-        [sources.sshDir, sources.dataDir].filter(Boolean).join(" and ")
-      }`,
-    );
-  }
+  if (!allowed.some((dir) => real.startsWith(dir + "/"))) throw outside(path, sources);
   return real;
+}
+
+function outside(path: string, sources: CredentialSources): SshError {
+  const dirs = [sources.sshDir, sources.dataDir].filter(Boolean).join(" and ");
+  return new SshError("key_path_outside", `Cannot use key "${path}": it resolves outside ${dirs}`);
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {

@@ -256,7 +256,9 @@ scope.onmessage = (e: MessageEvent<FuzzRequest>) => {
       prop();
       results[name] = null;
     } catch (err) {
-      results[name] = String(err instanceof Error ? err.message : err).slice(0, 4000);
+      // fast-check keeps the parser's own error as the cause: show its stack, that is the bug.
+      const cause = err instanceof Error && err.cause instanceof Error ? `\n${err.cause.stack}` : "";
+      results[name] = `${String(err instanceof Error ? err.message : err).slice(0, 3000)}${cause}`;
     }
   }
   const report: FuzzReport = { results, ms: performance.now() - t };

@@ -54,3 +54,9 @@ Deno.test("IpReassembler gives up on a datagram made of thousands of tiny fragme
   assert.ok(r.stats.invalid > 0);
   assert.ok(r.pending <= 1);
 });
+
+Deno.test("IpReassembler ignores pieces beyond the end set by the last fragment (found by fuzzing)", () => {
+  const r = new IpReassembler();
+  r.add("k", 16, true, bytes("BBBBBBBB"), 17, 1);
+  assert.equal(str(r.add("k", 0, false, bytes("AAAAAAAA"), 17, 2)), "AAAAAAAA");
+});
