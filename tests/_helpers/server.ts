@@ -79,7 +79,7 @@ export async function startHttpServer(options: ServerProcessOptions = {}): Promi
     String(port),
     ...(options.args ?? []),
   ];
-  const child = new Deno.Command("deno", {
+  const child = new Deno.Command(Deno.execPath(), {
     args,
     env: serverEnv(home, options.env),
     clearEnv: true,
@@ -179,7 +179,7 @@ export async function stdioClient(
   const home = options.home ?? await makeHome();
   const args = [...await startTaskArgs(home), "-mode", "stdio", ...(options.args ?? [])];
   const transport = new StdioClientTransport({
-    command: "deno",
+    command: Deno.execPath(),
     args,
     env: serverEnv(home, options.env),
     stderr: "pipe",

@@ -128,7 +128,7 @@ Deno.test("session limits answer 429 per principal with a clear message", async 
 
 async function runMain(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string; stdout: string }> {
   const home = await makeHome();
-  const out = await new Deno.Command("deno", {
+  const out = await new Deno.Command(Deno.execPath(), {
     args: [...await startTaskArgs(home), ...args],
     env: serverEnv(home, env),
     clearEnv: true,

@@ -54,7 +54,7 @@ Deno.test({
     try {
       const env = serverEnv(home);
       const envArgs = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
-      const list = await inspector([...envArgs, "deno", ...await startTaskArgs(home), "-mode", "stdio", "--method", "tools/list"], env);
+      const list = await inspector([...envArgs, Deno.execPath(), ...await startTaskArgs(home), "-mode", "stdio", "--method", "tools/list"], env);
       assert.equal(list.code, 0, list.err);
       assert.match(list.out, /"name": "identity"/);
     } finally {

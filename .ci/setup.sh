@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a Debian machine (idempotent, quick when everything is present).
+# Needs root for apt-get. Called by `deno task test`.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+need=()
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+command -v sudo >/dev/null 2>&1 || need+=(sudo)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
+command -v perl >/dev/null 2>&1 || need+=(perl)
+command -v dash >/dev/null 2>&1 || need+=(dash)
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v tcpdump >/dev/null 2>&1 || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
+command -v scp >/dev/null 2>&1 || need+=(openssh-client)
+
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing ${need[*]}; run as root (or install them) first" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  # tshark asks whether non-root users may capture; preseed the answer.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+mkdir -p /run/sshd 2>/dev/null || true
+
+# The MCP Inspector CLI, pinned, for tests/transport/inspector_test.ts.
+if [ ! -x "$here/tools/node_modules/.bin/mcp-inspector" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "setup: installing the MCP Inspector into .ci/tools" >&2
+    (cd "$here/tools" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  else
+    echo "setup: npm not found; the Inspector tests will skip (or fail under CI=true)" >&2
+  fi
+fi
