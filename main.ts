@@ -8,7 +8,7 @@ import { ConfigError, ENV_VARS, parseConfig, redact } from "./src/config.ts";
 import { logger, setupLogging } from "./src/log.ts";
 import { SessionPool } from "./src/session/pool.ts";
 import { ConnectionManager } from "./src/ssh/manager.ts";
-import { hostKeyVerifier } from "./src/ssh/host_verifier.ts";
+import { hostKeyVerifier, preferredAlgorithms } from "./src/ssh/host_verifier.ts";
 import { KnownHosts } from "./src/ssh/host_keys.ts";
 import { ensureIdentity } from "./src/ssh/identity.ts";
 import { FileAuditLog } from "./src/tools/audit.ts";
@@ -77,6 +77,7 @@ async function main(): Promise<number> {
     makeManager: () =>
       new ConnectionManager({
         verifyHostKey,
+        preferredHostKeyAlgorithms: preferredAlgorithms(knownHosts),
         credentials: { sshDir, dataDir: config.dataDir, agentSocket: env.SSH_AUTH_SOCK },
         connectTimeoutMs: 15_000,
         keepaliveIntervalMs: config.keepaliveIntervalSeconds * 1000,
@@ -140,7 +141,6 @@ async function main(): Promise<number> {
   const httpServer = Deno.serve({
     hostname: config.host,
     port: config.port,
-    signal: shutdown.signal,
     onListen: ({ hostname, port }) =>
       log.info("ssh-mcp {version} serving MCP on http://{hostname}:{port}/mcp", {
         version: VERSION,
@@ -150,9 +150,11 @@ async function main(): Promise<number> {
   }, handler.fetch);
   await new Promise((resolve) => shutdown.signal.addEventListener("abort", resolve, { once: true }));
   log.info("shutting down");
+  // Cancel running calls first (their results are still delivered), then close the transports and
+  // let the HTTP server finish what it is writing.
   await pool[Symbol.asyncDispose]();
   await handler[Symbol.asyncDispose]();
-  await Promise.race([httpServer.finished, new Promise((r) => setTimeout(r, 2000))]);
+  await Promise.race([httpServer.shutdown(), new Promise((r) => setTimeout(r, 2000))]);
   await closeAll();
   return 0;
 }

@@ -6,6 +6,9 @@
 import { LimitError } from "../errors.ts";
 import type { ConnectionManager } from "../ssh/manager.ts";
 
+/** How long closing a session waits for cancelled calls to finish killing their remote work. */
+const CANCEL_GRACE_MS = 5_000;
+
 /** One session. */
 export class Session implements AsyncDisposable {
   /** Owner. */
@@ -20,6 +23,7 @@ export class Session implements AsyncDisposable {
   #inFlight = 0;
   #lastUsed: number;
   #abort = new AbortController();
+  #idle: Array<() => void> = [];
 
   constructor(principal: string, key: string, id: string, makeManager: () => ConnectionManager, now: number) {
     this.principal = principal;
@@ -70,6 +74,7 @@ export class Session implements AsyncDisposable {
       ended = true;
       this.#inFlight--;
       this.#lastUsed = Math.max(this.#lastUsed, now);
+      if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
     };
   }
 
@@ -78,9 +83,23 @@ export class Session implements AsyncDisposable {
     this.#lastUsed = now;
   }
 
+  /**
+   * Closes the session: running calls are cancelled first (their handlers kill the remote process
+   * groups over the still-open connections), then the connections are closed.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.closed) return;
     this.#abort.abort(new DOMException("The session was closed", "AbortError"));
+    if (this.#inFlight > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.#idle.push(resolve)),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, CANCEL_GRACE_MS)),
+      ]);
+      clearTimeout(timer);
+      // Let the protocol layer write the cancelled results before transports close.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await this.#manager?.[Symbol.asyncDispose]();
     for (const resource of this.#resources.splice(0)) {
       await Promise.resolve(resource[Symbol.asyncDispose]()).catch(() => {});

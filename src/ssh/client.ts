@@ -45,6 +45,8 @@ export interface OpenOptions {
   keepaliveCountMax: number;
   /** Aborts the attempt. */
   signal?: AbortSignal;
+  /** Host-key algorithms to try first (those of keys already on file). */
+  preferredHostKeyAlgorithms?: readonly string[];
 }
 
 /** Algorithms: no SHA-1, no CBC, no ecdh-sha2-nistp521 (broken under Deno). */
@@ -77,6 +79,12 @@ const ALGORITHMS: ConnectConfig["algorithms"] = {
   hmac: ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512"],
   compress: ["none"],
 };
+
+function withPreferredHostKeys(preferred: readonly string[]): ConnectConfig["algorithms"] {
+  const all = ALGORITHMS!.serverHostKey as string[];
+  const first = preferred.filter((a) => all.includes(a));
+  return { ...ALGORITHMS, serverHostKey: [...new Set([...first, ...all])] } as ConnectConfig["algorithms"];
+}
 
 /** A Deno TCP connection with TCP_NODELAY, as the Node stream ssh2 expects. */
 async function tcpSocket(host: string, port: number, signal: AbortSignal): Promise<Duplex> {
@@ -349,7 +357,7 @@ export async function openConnection(options: OpenOptions): Promise<SshConnectio
       host: options.host,
       port: options.port,
       username: options.username,
-      algorithms: ALGORITHMS,
+      algorithms: withPreferredHostKeys(options.preferredHostKeyAlgorithms ?? []),
       readyTimeout: options.connectTimeoutMs,
       keepaliveInterval: options.keepaliveIntervalMs,
       keepaliveCountMax: options.keepaliveCountMax,

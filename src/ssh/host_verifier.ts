@@ -50,3 +50,24 @@ export function hostKeyVerifier(policy: HostKeyPolicy, knownHosts: KnownHosts): 
     };
   };
 }
+
+const ALGORITHMS_OF_KEY_TYPE: Record<string, string[]> = {
+  "ssh-ed25519": ["ssh-ed25519"],
+  "ecdsa-sha2-nistp256": ["ecdsa-sha2-nistp256"],
+  "ecdsa-sha2-nistp384": ["ecdsa-sha2-nistp384"],
+  "ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256"],
+};
+
+/** Host-key algorithms to prefer for a host: those of the key types already on file (as OpenSSH does). */
+export type PreferredHostKeyAlgorithms = (host: string, port: number) => Promise<string[]>;
+
+/**
+ * Prefers the algorithms of keys already known for a host, so a host recorded with (say) an ECDSA
+ * key is not reported as changed because the server offered ed25519 first.
+ */
+export function preferredAlgorithms(knownHosts: KnownHosts): PreferredHostKeyAlgorithms {
+  return async (host, port) => {
+    const types = await knownHosts.knownKeyTypes(host, port);
+    return types.flatMap((type) => ALGORITHMS_OF_KEY_TYPE[type] ?? []);
+  };
+}

@@ -10,7 +10,7 @@ import { type AuthMethod, openConnection, type OpenOptions } from "./client.ts";
 import type { SshConnection } from "./connection.ts";
 import { authMethods, type CredentialSources } from "./credentials.ts";
 import { type ExecRequest, type ExecResult, execute } from "./exec.ts";
-import type { HostKeyVerdict, VerifyHostKey } from "./host_verifier.ts";
+import type { HostKeyVerdict, PreferredHostKeyAlgorithms, VerifyHostKey } from "./host_verifier.ts";
 
 /** Arguments of a connect. Secrets stay in memory only for reconnects. */
 export interface ConnectSpec {
@@ -72,6 +72,8 @@ export interface ConnectionInfo {
 export interface ManagerOptions {
   /** Host-key policy. */
   verifyHostKey: VerifyHostKey;
+  /** Host-key algorithms to prefer per host (known key types first). */
+  preferredHostKeyAlgorithms?: PreferredHostKeyAlgorithms;
   /** Where keys come from. */
   credentials: CredentialSources;
   /** Connect deadline, ms. */
@@ -306,7 +308,9 @@ export class ConnectionManager implements AsyncDisposable {
       sock = await carrier.connection.forward(spec.host, spec.port);
     }
     const open = this.#options.open ?? openConnection;
+    const preferred = await this.#options.preferredHostKeyAlgorithms?.(spec.host, spec.port) ?? [];
     return await open({
+      preferredHostKeyAlgorithms: preferred,
       host: spec.host,
       port: spec.port,
       username: spec.username,

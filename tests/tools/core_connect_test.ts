@@ -164,3 +164,36 @@ Deno.test("keyboard-interactive answers with the password when password auth is 
   await call(client, "connect", passwordLogin(sshd));
   assert.ok(await sshd.countAuthAttempts({ result: "Accepted", method: "keyboard-interactive" }) >= 1);
 });
+
+Deno.test("a host known only by its ECDSA key is verified with that key, not refused as changed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await new Deno.Command("ssh-keygen", { args: ["-q", "-t", "ecdsa", "-N", "", "-f", `${dir}/ecdsa`] }).output();
+    await using sshd = await startSshd({ extraConfig: [`HostKey ${dir}/ecdsa`] });
+    await using server = await startHttpServer({ args: ["-host-keys", "strict"] });
+    const ecdsa = (await Deno.readTextFile(`${dir}/ecdsa.pub`)).split(" ").slice(0, 2).join(" ");
+    await Deno.writeTextFile(`${server.home}/.ssh/known_hosts`, `[127.0.0.1]:${sshd.port} ${ecdsa}\n`);
+    await using client = await httpClient(server, "legacy");
+    const result = await call<{ host_key: { status: string } }>(client, "connect", passwordLogin(sshd));
+    assert.equal(result.host_key.status, "known");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("connect to a host that accepts TCP but never answers fails with a timeout within 16 s", async () => {
+  await using sshd = await startSshd();
+  await using server = await startHttpServer();
+  await using client = await httpClient(server, "legacy");
+  sshd.pause();
+  try {
+    const started = Date.now();
+    const result = await client.callTool({ name: "connect", arguments: passwordLogin(sshd) });
+    const took = Date.now() - started;
+    assert.equal(result.isError, true);
+    assert.match(textOf(result), /no answer within 15000 ms|timed out/);
+    assert.ok(took >= 14_000 && took < 16_500, `took ${took} ms`);
+  } finally {
+    sshd.resume();
+  }
+});

@@ -148,3 +148,47 @@ Deno.test("secrets never appear in results, stderr logs, the audit log or remote
     assert.ok(!stdio.stderr().includes(secret), "stderr leaks a secret");
   }
 });
+
+Deno.test("SIGTERM during a running command cancels it, kills its process group, and exits 0", async () => {
+  await using sshd = await startSshd();
+  await using server = await startHttpServer();
+  await using client = await httpClient(server, "legacy");
+  await call(client, "connect", passwordLogin(sshd));
+  const pending = client.callTool({ name: "run", arguments: { command: "sleep 4713.5" } }).catch((e) => e);
+  const until = Date.now() + 5000;
+  while (processesMatching("sleep 4713.5").length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  const started = Date.now();
+  assert.equal(await server.stop("SIGTERM"), 0);
+  assert.ok(Date.now() - started < 10_000);
+  const outcome = await pending;
+  assert.equal(outcome.isError, true, "the running call is answered as cancelled");
+  assert.equal((outcome.structuredContent as Exec).cancelled, true);
+  assert.deepEqual(await waitNoSurvivors("sleep 4713.5", 2000), []);
+});
+
+Deno.test("run sends progress notifications when the client asks for them", async () => {
+  await using sshd = await startSshd();
+  await using server = await startHttpServer();
+  await using client = await httpClient(server, "legacy");
+  await call(client, "connect", passwordLogin(sshd));
+  const progress: number[] = [];
+  const result = await client.callTool({ name: "run", arguments: { command: "sleep 2.5; echo done" } }, {
+    onprogress: (p) => void progress.push(p.progress),
+  });
+  assert.equal((result.structuredContent as unknown as Exec).stdout, "done\n");
+  assert.ok(progress.length >= 2, `got ${progress.length} progress notifications`);
+});
+
+Deno.test("info reports the remote system", async () => {
+  await using sshd = await startSshd();
+  await using server = await startHttpServer();
+  await using client = await httpClient(server, "modern");
+  await call(client, "connect", passwordLogin(sshd, "mcpnopw"));
+  const info = await call<Record<string, unknown>>(client, "info", {});
+  assert.equal(info.user, "mcpnopw");
+  assert.equal(info.shell, "/bin/sh");
+  assert.equal(info.cpus, navigator.hardwareConcurrency);
+  assert.equal(info.sudo, "password");
+  assert.equal(info.hostname, Deno.hostname());
+  assert.ok((info.memory_total_bytes as number) > 0);
+});
