@@ -47,12 +47,14 @@ Deno.test("run keeps stdout, stderr and the exit code apart, with cwd, env and s
   assert.equal(fresh.stdout, `${sshd.users.mcptest.home}\nnone\n`);
 });
 
-for (const [name, command] of [
-  ["sleep", "sleep 4711.1"],
-  ["a pipeline", "sleep 4711.2 | sleep 4711.2"],
-  ["sh -c 'sleep & sleep'", "sh -c 'sleep 4711.3 & sleep 4711.3'"],
-  ["nohup children", "nohup sleep 4711.4 >/dev/null 2>&1 & sleep 4711.4"],
-] as const) {
+for (
+  const [name, command] of [
+    ["sleep", "sleep 4711.1"],
+    ["a pipeline", "sleep 4711.2 | sleep 4711.2"],
+    ["sh -c 'sleep & sleep'", "sh -c 'sleep 4711.3 & sleep 4711.3'"],
+    ["nohup children", "nohup sleep 4711.4 >/dev/null 2>&1 & sleep 4711.4"],
+  ] as const
+) {
   Deno.test(`the timeout kills ${name} with its whole process group`, async () => {
     await using sshd = await startSshd();
     await using server = await startHttpServer();
@@ -69,22 +71,27 @@ for (const [name, command] of [
   });
 }
 
-Deno.test("cancelling a call kills the remote process group", async () => {
-  await using sshd = await startSshd();
-  await using server = await startHttpServer();
-  await using client = await httpClient(server, "legacy");
-  await call(client, "connect", passwordLogin(sshd));
-  const controller = new AbortController();
-  const pending = client.callTool({ name: "run", arguments: { command: "sleep 4712.5 & sleep 4712.5" } }, {
-    signal: controller.signal,
-  }).catch((e) => e);
-  const until = Date.now() + 5000;
-  while (processesMatching("sleep 4712.5").length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  assert.equal(processesMatching("sleep 4712.5").length, 3); // the login shell and two sleeps
-  controller.abort();
-  await pending;
-  assert.deepEqual(await waitNoSurvivors("sleep 4712.5", 3000), []);
-});
+for (const era of ["legacy", "modern"] as const) {
+  Deno.test(`cancelling a call (${era} era) kills the remote process group`, async () => {
+    await using sshd = await startSshd();
+    await using server = await startHttpServer();
+    await using client = await httpClient(server, era);
+    await call(client, "connect", passwordLogin(sshd));
+    const marker = era === "legacy" ? "sleep 4712.5" : "sleep 4712.6";
+    const controller = new AbortController();
+    const pending = client.callTool({ name: "run", arguments: { command: `${marker} & ${marker}` } }, {
+      signal: controller.signal,
+    }).catch((e) => e);
+    const until = Date.now() + 5000;
+    while (processesMatching(marker).length < 3 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(processesMatching(marker).length, 3); // the login shell and two sleeps
+    controller.abort();
+    await pending;
+    assert.deepEqual(await waitNoSurvivors(marker, 3000), []);
+  });
+}
 
 Deno.test("a 1 GiB flood returns capped output with byte counts while server memory stays bounded", async () => {
   await using sshd = await startSshd();
@@ -108,8 +115,17 @@ Deno.test("sudo uses the connect-time password over stdin; without one sudo -n f
   await using sshd = await startSshd();
   await using server = await startHttpServer();
   await using client = await httpClient(server, "legacy");
-  await call(client, "connect", passwordLogin(sshd, "mcptest", { alias: "s", sudo_password: MCPTEST_PASSWORD }));
-  const r = await call<Exec>(client, "run", { command: "id -u; cat", sudo: true, stdin: "piped\n", target: "s" });
+  await call(
+    client,
+    "connect",
+    passwordLogin(sshd, "mcptest", { alias: "s", sudo_password: MCPTEST_PASSWORD }),
+  );
+  const r = await call<Exec>(client, "run", {
+    command: "id -u; cat",
+    sudo: true,
+    stdin: "piped\n",
+    target: "s",
+  });
   assert.equal(r.stdout, "0\npiped\n");
   assert.equal(r.stderr, "");
   await call(client, "connect", passwordLogin(sshd, "mcptest", { alias: "n" }));
@@ -118,7 +134,10 @@ Deno.test("sudo uses the connect-time password over stdin; without one sudo -n f
   assert.notEqual(n.exit_code, 0);
   assert.ok(Date.now() - started < 5000);
   await call(client, "connect", passwordLogin(sshd, "mcptest", { alias: "w", sudo_password: "not-it" }));
-  const wrong = await client.callTool({ name: "run", arguments: { command: "id -u", sudo: true, target: "w" } });
+  const wrong = await client.callTool({
+    name: "run",
+    arguments: { command: "id -u", sudo: true, target: "w" },
+  });
   assert.equal(wrong.isError, true);
   assert.equal((wrong.structuredContent as unknown as Exec).sudo_failed, true);
 });
@@ -134,9 +153,15 @@ Deno.test("secrets never appear in results, stderr logs, the audit log or remote
     seen.push(...processesMatching(MCPTEST_PASSWORD), ...processesMatching(canaryStdin));
   }, 20);
   const results = [
-    await client.callTool({ name: "run", arguments: { command: "sleep 0.5; cat >/dev/null; id -u", sudo: true, stdin: canaryStdin } }),
+    await client.callTool({
+      name: "run",
+      arguments: { command: "sleep 0.5; cat >/dev/null; id -u", sudo: true, stdin: canaryStdin },
+    }),
     await client.callTool({ name: "connections", arguments: {} }),
-    await client.callTool({ name: "connect", arguments: passwordLogin(sshd, "mcptest", { alias: "bad", password: "x" + MCPTEST_PASSWORD }) }),
+    await client.callTool({
+      name: "connect",
+      arguments: passwordLogin(sshd, "mcptest", { alias: "bad", password: "x" + MCPTEST_PASSWORD }),
+    }),
   ];
   clearInterval(scan);
   assert.deepEqual(seen, []);
@@ -156,7 +181,9 @@ Deno.test("SIGTERM during a running command cancels it, kills its process group,
   await call(client, "connect", passwordLogin(sshd));
   const pending = client.callTool({ name: "run", arguments: { command: "sleep 4713.5" } }).catch((e) => e);
   const until = Date.now() + 5000;
-  while (processesMatching("sleep 4713.5").length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  while (processesMatching("sleep 4713.5").length < 2 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const started = Date.now();
   assert.equal(await server.stop("SIGTERM"), 0);
   assert.ok(Date.now() - started < 10_000);
