@@ -22,8 +22,27 @@ export interface StdioOptions {
   onError?: (error: Error) => void;
 }
 
-/** Serves MCP on stdin/stdout; resolves when stdin closes. */
-export async function runStdio(options: StdioOptions): Promise<void> {
+/** The SDK's stdio transport, telling us when it closes itself (e.g. after an oversized line). */
+class ObservedStdioTransport extends StdioServerTransport {
+  readonly closedByTransport: Promise<void>;
+  #resolve!: () => void;
+
+  constructor() {
+    super(undefined, undefined, { maxBufferSize: MAX_STDIO_LINE });
+    this.closedByTransport = new Promise((resolve) => this.#resolve = resolve);
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    this.#resolve();
+  }
+}
+
+/**
+ * Serves MCP on stdin/stdout. Resolves "eof" when stdin closes, "transport-closed" when the transport
+ * gave up (a message over {@link MAX_STDIO_LINE}).
+ */
+export async function runStdio(options: StdioOptions): Promise<"eof" | "transport-closed"> {
   const openScope = scopeResolver({
     pool: options.pool,
     global: options.global,
@@ -34,10 +53,15 @@ export async function runStdio(options: StdioOptions): Promise<void> {
     process.stdin.once("end", resolve);
     process.stdin.once("close", resolve);
   });
+  const transport = new ObservedStdioTransport();
   const handle = serveStdio(() => createServer({ ...options.server, openScope }), {
-    transport: new StdioServerTransport(undefined, undefined, { maxBufferSize: MAX_STDIO_LINE }),
+    transport,
     onerror: options.onError,
   });
-  await ended;
+  const why = await Promise.race([
+    ended.then(() => "eof" as const),
+    transport.closedByTransport.then(() => "transport-closed" as const),
+  ]);
   await handle.close();
+  return why;
 }

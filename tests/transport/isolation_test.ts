@@ -48,3 +48,13 @@ Deno.test("the same X-Session-Key reaches the same pool across clients and eras;
   await using plain = await httpClient(server, "modern");
   assert.deepEqual((await call<{ connections: unknown[] }>(plain, "connections", {})).connections, []);
 });
+
+Deno.test("-global shares one pool between every client", async () => {
+  await using sshd = await startSshd();
+  await using server = await startHttpServer({ args: ["-global"] });
+  await using a = await httpClient(server, "legacy");
+  await using b = await httpClient(server, "modern");
+  await call(a, "connect", passwordLogin(sshd, "mcptest", { alias: "shared" }));
+  const list = await call<{ connections: Array<{ alias: string }> }>(b, "connections", {});
+  assert.deepEqual(list.connections.map((c) => c.alias), ["shared"]);
+});
