@@ -224,7 +224,9 @@ export interface ProcessRow {
 export function parseProcpsRows(text: string, names: ReadonlyMap<number, string> = new Map()): ProcessRow[] {
   const rows: ProcessRow[] = [];
   for (const line of text.split("\n")) {
-    const match = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+|-)\s?(.*)$/.exec(line);
+    const match = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+|-)\s?(.*)$/.exec(
+      line,
+    );
     if (!match) continue;
     const pid = Number(match[1]);
     const args = match[9] ?? "";
@@ -489,7 +491,13 @@ export function parseSystemctlPlain(text: string): ServiceRow[] {
   return rows;
 }
 
-function systemdRow(name: string, load: string, active: string, sub: string, description: string): ServiceRow {
+function systemdRow(
+  name: string,
+  load: string,
+  active: string,
+  sub: string,
+  description: string,
+): ServiceRow {
   const state = active === "failed" || sub === "failed"
     ? "failed"
     : sub === "running"
@@ -551,15 +559,16 @@ export interface TimeSync {
   evidence: string;
 }
 
-/** Interprets `timedatectl show -p NTPSynchronized --value`, `chronyc tracking` or `ntpq -pn` output. */
+/** Interprets `timedatectl status`, `chronyc tracking` or `ntpq -pn` output. */
 export function parseTimeSync(source: "timedatectl" | "chronyc" | "ntpq", text: string): TimeSync {
   const trimmed = text.trim();
   if (source === "timedatectl") {
-    const value = /(?:NTPSynchronized=)?(yes|no)\s*$/m.exec(trimmed)?.[1];
+    // "System clock synchronized: yes" (systemd ≥ 239), "NTP synchronized: yes" (older), or `show` output.
+    const line = /^.*(?:synchronized:\s*|NTPSynchronized=)(yes|no)\s*$/im.exec(trimmed);
     return {
-      synchronized: value === undefined ? null : value === "yes",
+      synchronized: line ? line[1]!.toLowerCase() === "yes" : null,
       source,
-      evidence: `NTPSynchronized=${value ?? "?"}`,
+      evidence: line ? line[0].trim() : firstNonEmpty(trimmed),
     };
   }
   if (source === "chronyc") {
@@ -597,4 +606,107 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** What `usage` reports (bytes for disks, counts for inodes). */
+export interface UsageData {
+  /** CPU use over the sample, null when /proc/stat is unreadable. */
+  cpu: (CpuUsage & { count: number }) | null;
+  /** Load averages. */
+  load: LoadAverage | null;
+  /** Memory. */
+  memory: MemorySummary["memory"] | null;
+  /** Swap. */
+  swap: MemorySummary["swap"] | null;
+  /** Space per filesystem. */
+  disks: {
+    filesystem: string;
+    mount: string;
+    total_bytes: number;
+    used_bytes: number;
+    available_bytes: number;
+    used_percent: number | null;
+  }[];
+  /** Inodes per filesystem. */
+  inodes: {
+    filesystem: string;
+    mount: string;
+    total: number;
+    used: number;
+    free: number;
+    used_percent: number | null;
+  }[];
+  /** Missing sources. */
+  notes: string[];
+}
+
+/**
+ * Usage figures from the sections `stat1`, `stat2` (grep '^cpu' /proc/stat twice), `loadavg`,
+ * `meminfo`, `df` (df -P -k) and `dfi` (df -P -i).
+ */
+export function usageFromSections(sections: ReadonlyMap<string, string>): UsageData {
+  const notes: string[] = [];
+  const stat1 = sections.get("stat1") ?? "";
+  const before = parseCpuTimes(stat1);
+  const after = parseCpuTimes(sections.get("stat2") ?? "");
+  const percents = before && after ? cpuUsage(before, after) : undefined;
+  if (!percents) notes.push("/proc/stat is unreadable or did not change: CPU use unknown");
+  const load = parseLoadavg(sections.get("loadavg") ?? "") ?? null;
+  if (!load) notes.push("/proc/loadavg is unreadable: load unknown");
+  const mem = summarizeMemory(parseMeminfo(sections.get("meminfo") ?? ""));
+  if (!mem) notes.push("/proc/meminfo is unreadable: memory unknown");
+  else if (mem.memory.available_estimated) {
+    notes.push("MemAvailable is missing (kernel < 3.14): available = free + buffers + cached");
+  }
+  const dfText = sections.get("df") ?? "";
+  const disks = parseDf(dfText, 1024).map((r) => ({
+    filesystem: r.filesystem,
+    mount: r.mount,
+    total_bytes: r.total,
+    used_bytes: r.used,
+    available_bytes: r.available,
+    used_percent: r.used_percent,
+  }));
+  if (disks.length === 0) notes.push(`df -P -k gave no filesystems: ${firstLineOf(dfText) || "no output"}`);
+  const dfiText = sections.get("dfi") ?? "";
+  const inodes = parseDf(dfiText, 1).map((r) => ({
+    filesystem: r.filesystem,
+    mount: r.mount,
+    total: r.total,
+    used: r.used,
+    free: r.available,
+    used_percent: r.used_percent,
+  }));
+  if (inodes.length === 0) {
+    notes.push(`df -P -i gave no inode counts (busybox without -i?): ${firstLineOf(dfiText) || "no output"}`);
+  }
+  return {
+    cpu: percents ? { count: countCpus(stat1), ...percents } : null,
+    load,
+    memory: mem?.memory ?? null,
+    swap: mem?.swap ?? null,
+    disks,
+    inodes,
+    notes,
+  };
+}
+
+/**
+ * Process rows from the sections of the /proc fallback: `stat` (cat /proc/[0-9]*\/stat), `owners`
+ * (ls -dn /proc/[0-9]*), `passwd`, `uptime`, `tck` (CLK_TCK), `page` (page size) and `meminfo`.
+ */
+export function procFallbackRows(sections: ReadonlyMap<string, string>): ProcessRow[] {
+  const meminfo = parseMeminfo(sections.get("meminfo") ?? "");
+  return processesFromProc(parseProcStats(sections.get("stat") ?? ""), {
+    uptimeSeconds: Number.parseFloat(sections.get("uptime") ?? "") || 0,
+    ticksPerSecond: Number.parseInt(sections.get("tck") ?? "", 10) || 100,
+    pageSize: Number.parseInt(sections.get("page") ?? "", 10) || 4096,
+    memTotalBytes: (meminfo.get("MemTotal") ?? 0) * 1024,
+    uids: parseProcOwners(sections.get("owners") ?? ""),
+    users: parsePasswd(sections.get("passwd") ?? ""),
+  });
+}
+
+function firstLineOf(text: string): string {
+  return (text.split("\n").find((line) => line.trim() !== "") ?? "").trim();
 }

@@ -4,11 +4,13 @@
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import { CORE } from "./core.ts";
+import { MONITORING } from "./monitoring.ts";
+import { NETWORK } from "./network.ts";
 import type { ToolDefinition, Toolset, ToolsetName } from "./define.ts";
 import { type MiddlewareOptions, wrapTool } from "./middleware.ts";
 
 /** Every toolset, in the seed's order. Toolsets not yet built are absent. */
-export const TOOLSETS: readonly Toolset[] = [CORE];
+export const TOOLSETS: readonly Toolset[] = [CORE, MONITORING, NETWORK];
 
 /** Options of {@link selectTools}. */
 export interface SelectOptions {

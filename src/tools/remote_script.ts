@@ -3,7 +3,7 @@
  * marker, and the tool parses them in TypeScript. Used by the monitoring and network toolsets.
  */
 import { ToolError } from "../errors.ts";
-import type { ShellCommand } from "../shell/sh.ts";
+import { sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../ssh/exec.ts";
 import { describeExec, execFailed } from "./core.ts";
 import type { ToolContext } from "./define.ts";
@@ -96,7 +96,10 @@ export function firstLine(text: string): string {
 }
 
 /** Cuts a list of text lines so that their joined size stays within `maxBytes` (keeping the end). */
-export function keepLastWithin(lines: readonly string[], maxBytes: number): { kept: string[]; dropped: number } {
+export function keepLastWithin(
+  lines: readonly string[],
+  maxBytes: number,
+): { kept: string[]; dropped: number } {
   let size = 0;
   let start = lines.length;
   while (start > 0) {
@@ -106,4 +109,14 @@ export function keepLastWithin(lines: readonly string[], maxBytes: number): { ke
     start--;
   }
   return { kept: lines.slice(start), dropped: start };
+}
+
+/**
+ * A shell assignment of `P` to a path operand that no program can mistake for an option or an
+ * expression: relative paths get "./", and "~" or "~/x" expand to the remote $HOME.
+ */
+export function pathAssignment(path: string): ShellCommand {
+  if (path === "~") return sh`P="$HOME"`;
+  if (path.startsWith("~/")) return sh`P="$HOME"/${path.slice(2)}`;
+  return sh`P=${path.startsWith("/") ? path : `./${path}`}`;
 }

@@ -59,7 +59,11 @@ Deno.test("a SIGSTOPped peer is detected by keepalive and the connection is repo
     const until = Date.now() + 8000;
     while (state === "connected" && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 250));
-      const list = await call<{ connections: Array<{ alias: string; state: string }> }>(client, "connections", {});
+      const list = await call<{ connections: Array<{ alias: string; state: string }> }>(
+        client,
+        "connections",
+        {},
+      );
       state = list.connections.find((c) => c.alias === alias)!.state;
     }
     assert.equal(state, "disconnected");

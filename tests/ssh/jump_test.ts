@@ -13,17 +13,31 @@ Deno.test({
     await using net = await startJumpTopology("mcpjump1");
     await using server = await startHttpServer();
     await using client = await httpClient(server, "legacy");
-    const direct = await client.callTool({ name: "connect", arguments: passwordLogin(net.target, "mcptest", { alias: "direct" }) });
+    const direct = await client.callTool({
+      name: "connect",
+      arguments: passwordLogin(net.target, "mcptest", { alias: "direct" }),
+    });
     assert.equal(direct.isError, true);
     await call(client, "connect", passwordLogin(net.bastion, "mcptest", { alias: "bastion" }));
-    const hop = await call(client, "connect", passwordLogin(net.target, "mcptest", { alias: "target", via: "bastion" }));
+    const hop = await call(
+      client,
+      "connect",
+      passwordLogin(net.target, "mcptest", { alias: "target", via: "bastion" }),
+    );
     assert.equal(hop.via, "bastion");
     const r = await call<{ stdout: string }>(client, "run", { command: "hostname -I", target: "target" });
     assert.match(r.stdout, new RegExp(net.target.host.replaceAll(".", "\\.")));
     // A two-hop chain: through the bastion, then through the target, to the target's sshd again.
-    const chain = await call(client, "connect", passwordLogin(net.target, "mcpnopw", { alias: "chain", via: "target" }));
+    const chain = await call(
+      client,
+      "connect",
+      passwordLogin(net.target, "mcpnopw", { alias: "chain", via: "target" }),
+    );
     assert.equal(chain.via, "target");
-    const who = await call<{ stdout: string }>(client, "run", { command: "id -un; hostname -I", target: "chain" });
+    const who = await call<{ stdout: string }>(client, "run", {
+      command: "id -un; hostname -I",
+      target: "chain",
+    });
     assert.match(who.stdout, /^mcpnopw\n/);
     assert.match(who.stdout, new RegExp(net.target.host.replaceAll(".", "\\.")));
     const closed = await call<{ closed: string[] }>(client, "disconnect", { alias: "bastion" });

@@ -168,7 +168,8 @@ Deno.test("keyboard-interactive answers with the password when password auth is 
 Deno.test("a host known only by its ECDSA key is verified with that key, not refused as changed", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await new Deno.Command("ssh-keygen", { args: ["-q", "-t", "ecdsa", "-N", "", "-f", `${dir}/ecdsa`] }).output();
+    await new Deno.Command("ssh-keygen", { args: ["-q", "-t", "ecdsa", "-N", "", "-f", `${dir}/ecdsa`] })
+      .output();
     await using sshd = await startSshd({ extraConfig: [`HostKey ${dir}/ecdsa`] });
     await using server = await startHttpServer({ args: ["-host-keys", "strict"] });
     const ecdsa = (await Deno.readTextFile(`${dir}/ecdsa.pub`)).split(" ").slice(0, 2).join(" ");

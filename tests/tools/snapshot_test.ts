@@ -14,5 +14,9 @@ Deno.test("tools/list is deterministic and equal to the committed snapshot", asy
   assert.deepEqual(first, second);
   const text = JSON.stringify(first.tools, null, 2) + "\n";
   if (Deno.env.get("UPDATE_SNAPSHOTS") === "1") await Deno.writeTextFile(SNAPSHOT, text);
-  assert.equal(text, await Deno.readTextFile(SNAPSHOT), "tools/list changed: review and run with UPDATE_SNAPSHOTS=1");
+  assert.equal(
+    text,
+    await Deno.readTextFile(SNAPSHOT),
+    "tools/list changed: review and run with UPDATE_SNAPSHOTS=1",
+  );
 });
