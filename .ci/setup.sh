@@ -14,6 +14,10 @@ command -v dash >/dev/null 2>&1 || need+=(dash)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v tcpdump >/dev/null 2>&1 || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 command -v scp >/dev/null 2>&1 || need+=(openssh-client)
+# Real SIP traffic for the VoIP tests.
+command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need+=(kamailio)
+command -v sipsak >/dev/null 2>&1 || need+=(sipsak)
+command -v baresip >/dev/null 2>&1 || need+=(baresip)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -52,7 +52,9 @@ export interface CallFlow {
 export function callFlow(messages: readonly SipMessage[], callId?: string): CallFlow {
   const selected = messages.filter((m) => callId === undefined || m.callId === callId);
   // Stable sort by time: TCP-reassembled messages may be stamped slightly out of capture order.
-  const sorted = selected.map((m, i) => ({ m, i })).sort((a, b) => a.m.ts - b.m.ts || a.i - b.i).map((x) => x.m);
+  const sorted = selected.map((m, i) => ({ m, i })).sort((a, b) => a.m.ts - b.m.ts || a.i - b.i).map((x) =>
+    x.m
+  );
   const start = sorted[0]?.ts ?? 0;
   const endpoints: string[] = [];
   const seenEndpoints = new Set<string>();

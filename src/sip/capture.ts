@@ -7,11 +7,10 @@
 
 import { type Packet, type PacketOptions, scanPackets } from "./packets.ts";
 import type { CaptureFormat } from "./pcap.ts";
-import { type RtpOptions, RtpAnalyzer, type RtpStreamStats } from "./rtp.ts";
-import { parseSdp } from "./sdp.ts";
+import { RtpAnalyzer, type RtpOptions, type RtpStreamStats } from "./rtp.ts";
 import { type Datagram } from "./packets.ts";
-import { hasSdp, parseSipMessage, sipStart, type SipMessage, type SipSkip } from "./sip.ts";
-import { TcpReassembler, type TcpIssue, type TcpReassemblerOptions } from "./tcp.ts";
+import { hasSdp, parseSipMessage, type SipMessage, type SipSkip, sipStart } from "./sip.ts";
+import { type TcpIssue, TcpReassembler, type TcpReassemblerOptions } from "./tcp.ts";
 
 /** Most skipped-message records kept (all are counted). */
 const MAX_SKIPS = 1000;
@@ -28,6 +27,7 @@ export class SipCollector {
   /** Called for each message as it is parsed (e.g. to learn SDP early). */
   onMessage: ((m: SipMessage) => void) | undefined;
 
+  /** Creates a collector; `options` bound SIP-over-TCP reassembly. */
   constructor(options: TcpReassemblerOptions = {}) {
     this.#tcp = new TcpReassembler(options);
   }
@@ -40,7 +40,7 @@ export class SipCollector {
   /** Adds a packet; returns how many SIP messages it produced (0 when it is not SIP). */
   add(p: Packet): number {
     if (p.proto === "udp") {
-      if (sipStart(p.payload, 0, p.payload.length) !== 1) return 0;
+      if (sipStart(p.payload) !== 1) return 0;
       this.#parse(p);
       return 1;
     }
@@ -159,7 +159,7 @@ export function analyseCapture(bytes: Uint8Array, options: CaptureOptions = {}):
   const sip = new SipCollector(options.tcp);
   const rtp = new RtpAnalyzer(options);
   sip.onMessage = (m) => {
-    if (hasSdp(m)) rtp.learnSdp(parseSdp(m.body));
+    if (hasSdp(m)) rtp.learnSdpLater(m.body);
   };
   let sipFrames = 0;
   let media = 0;
@@ -221,5 +221,11 @@ export interface PacketCheck extends PacketCounts {
  */
 export function packetCheck(bytes: Uint8Array, options: CaptureOptions = {}): PacketCheck {
   const a = analyseCapture(bytes, options);
-  return { format: a.format, truncated: a.truncated, hasSip: a.counts.sip > 0, hasRtp: a.counts.rtp > 0, ...a.counts };
+  return {
+    format: a.format,
+    truncated: a.truncated,
+    hasSip: a.counts.sip > 0,
+    hasRtp: a.counts.rtp > 0,
+    ...a.counts,
+  };
 }

@@ -29,6 +29,20 @@ interface Pending {
   proto: number;
 }
 
+/** One fragment for {@link IpReassembler.add}. */
+export interface IpFragment {
+  /** Byte offset of `data` in the original payload. */
+  offset: number;
+  /** More fragments follow (MF flag / IPv6 M flag). */
+  more: boolean;
+  /** The fragment's bytes. */
+  data: Uint8Array;
+  /** Upper-layer protocol it carries (-1 when unknown). */
+  proto: number;
+  /** Frame number it arrived in; ages pending datagrams. */
+  frame: number;
+}
+
 /** Counters of an {@link IpReassembler}. */
 export interface IpReassemblyStats {
   /** Fragments accepted. */
@@ -48,8 +62,8 @@ export interface IpReassemblyStats {
  * @example
  * ```ts
  * const r = new IpReassembler();
- * r.add("k", 0, true, first, 17, 1);              // undefined: incomplete
- * const whole = r.add("k", 8, false, rest, 17, 2); // Uint8Array of first + rest
+ * r.add("k", { offset: 0, more: true, data: first, proto: 17, frame: 1 }); // undefined: incomplete
+ * const whole = r.add("k", { offset: 8, more: false, data: rest, proto: 17, frame: 2 }); // first + rest
  * ```
  */
 export class IpReassembler {
@@ -62,6 +76,7 @@ export class IpReassembler {
   /** Counters since construction. */
   readonly stats: IpReassemblyStats = { fragments: 0, reassembled: 0, expired: 0, invalid: 0 };
 
+  /** Creates a reassembler with the given limits. */
   constructor(options: IpReassemblerOptions = {}) {
     this.#maxDatagrams = Math.max(1, options.maxDatagrams ?? 256);
     this.#maxAge = Math.max(1, options.maxAgeFrames ?? 10_000);
@@ -78,14 +93,8 @@ export class IpReassembler {
    * `proto` is the upper-layer protocol carried by the fragment (-1 if unknown for non-first IPv6
    * fragments); the completed datagram's protocol is then in {@link lastProto}.
    */
-  add(
-    key: string,
-    offset: number,
-    more: boolean,
-    data: Uint8Array,
-    proto: number,
-    frame: number,
-  ): Uint8Array | undefined {
+  add(key: string, fragment: IpFragment): Uint8Array | undefined {
+    const { offset, more, data, proto, frame } = fragment;
     this.#expire(frame);
     const end = offset + data.length;
     if (end > this.#maxBytes || (more && data.length === 0)) {
@@ -120,13 +129,15 @@ export class IpReassembler {
     p.pieces.sort((a, b) => a.off - b.off);
     let covered = 0;
     for (const piece of p.pieces) {
+      if (covered >= p.total) break;
       if (piece.off > covered) return undefined;
       covered = Math.max(covered, piece.off + piece.data.length);
     }
     if (covered < p.total) return undefined;
     const out = new Uint8Array(p.total);
     for (const piece of p.pieces) {
-      out.set(piece.data.subarray(0, Math.max(0, p.total - piece.off)), piece.off);
+      // Pieces beyond the end announced by the last fragment are inconsistent; ignore their excess.
+      if (piece.off < p.total) out.set(piece.data.subarray(0, p.total - piece.off), piece.off);
     }
     this.#pending.delete(key);
     this.stats.reassembled++;

@@ -37,7 +37,7 @@ const IMPAIRMENTS: ReadonlyMap<string, CodecImpairment> = new Map([
 ]);
 
 /** One-line statement of the model, returned with every estimate. */
-export const MOS_MODEL =
+export const MOS_MODEL: string =
   "ITU-T G.107 E-model, simplified: R = 93.2 - Id - Ie_eff; Id = 0.024*Ta + 0.11*(Ta-177.3)*H(Ta-177.3) " +
   "with Ta = ptime + max(20 ms, 2 x mean jitter) (assumed jitter-buffer delay); " +
   "Ie_eff = Ie + (95-Ie)*Ppl/(Ppl+Bpl) (random loss); Ie/Bpl from ITU-T G.113 App. I " +

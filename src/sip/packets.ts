@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type CaptureInfo, type FrameSink, scanCapture } from "./pcap.ts";
+import { type CaptureInfo, type FrameRef, type FrameSink, scanCapture } from "./pcap.ts";
 import { IpReassembler, type IpReassemblerOptions, type IpReassemblyStats } from "./ip_fragments.ts";
 
 /** Transport protocol of a {@link Packet}. */
@@ -105,6 +105,7 @@ export class PacketDecoder implements FrameSink {
   #nsec = 0;
   #iface = 0;
 
+  /** Creates a decoder that hands every UDP/TCP packet to `onPacket`. */
   constructor(onPacket: (packet: Packet) => void, options: PacketOptions = {}) {
     this.#onPacket = onPacket;
     this.#reasm = new IpReassembler(options.reassembly);
@@ -128,20 +129,15 @@ export class PacketDecoder implements FrameSink {
   }
 
   /** Decodes one frame of the current buffer. */
-  onFrame(
-    frame: number,
-    off: number,
-    caplen: number,
-    linkType: number,
-    sec: number,
-    nsec: number,
-    iface: number,
-  ): void {
-    this.#frame = frame;
-    this.#sec = sec;
-    this.#nsec = nsec;
-    this.#iface = iface;
+  onFrame(f: Readonly<FrameRef>): void {
+    this.#frame = f.frame;
+    this.#sec = f.sec;
+    this.#nsec = f.nsec;
+    this.#iface = f.iface;
     const view = this.#view;
+    const off = f.offset;
+    const caplen = f.caplen;
+    const linkType = f.linkType;
     const end = off + caplen;
     let p = off;
     let version = 0;
@@ -219,14 +215,13 @@ export class PacketDecoder implements FrameSink {
     if ((frag & 0x3fff) !== 0) {
       const key = `4 ${srcNum} ${dstNum} ${proto} ${view.getUint16(p + 4)}`;
       const more = (frag & 0x2000) !== 0;
-      const whole = this.#reasm.add(
-        key,
-        (frag & 0x1fff) * 8,
+      const whole = this.#reasm.add(key, {
+        offset: (frag & 0x1fff) * 8,
         more,
-        this.#bytes.subarray(p + ihl, end),
+        data: this.#bytes.subarray(p + ihl, end),
         proto,
-        this.#frame,
-      );
+        frame: this.#frame,
+      });
       if (whole === undefined) {
         this.stats.fragments++;
         return;
@@ -295,14 +290,13 @@ export class PacketDecoder implements FrameSink {
           }
           if (!allowFrag) return this.#malformed();
           const key = `6 ${src} ${dst} ${id}`;
-          const whole = this.#reasm.add(
-            key,
-            offFlags & 0xfff8,
-            (offFlags & 1) !== 0,
-            this.#bytes.subarray(q, end),
-            nh,
-            this.#frame,
-          );
+          const whole = this.#reasm.add(key, {
+            offset: offFlags & 0xfff8,
+            more: (offFlags & 1) !== 0,
+            data: this.#bytes.subarray(q, end),
+            proto: nh,
+            frame: this.#frame,
+          });
           if (whole === undefined) {
             this.stats.fragments++;
             return;
@@ -436,13 +430,13 @@ export function parsePcap(bytes: Uint8Array, options?: PacketOptions): PacketSca
   return { ...scan, packets };
 }
 
-/** Decodes a single frame of the given link type (no reassembly across frames). */
-export function decodeFrame(linkType: number, data: Uint8Array, frame = 1): Packet | undefined {
+/** Decodes a single frame of the given link type (frame number 1, time 0, no reassembly). */
+export function decodeFrame(linkType: number, data: Uint8Array): Packet | undefined {
   let out: Packet | undefined;
   const decoder = new PacketDecoder((p) => {
     out = p;
   });
   decoder.setBuffer(data);
-  decoder.onFrame(frame, 0, data.length, linkType, 0, 0, 0);
+  decoder.onFrame({ frame: 1, offset: 0, caplen: data.length, linkType, sec: 0, nsec: 0, iface: 0 });
   return out;
 }

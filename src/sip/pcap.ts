@@ -21,6 +21,7 @@ export class PcapError extends Error {
   /** Byte offset where the problem was found. */
   readonly offset: number;
 
+  /** Creates the error; `offset` is where in the input the problem lies. */
   constructor(code: PcapErrorCode, message: string, offset = 0) {
     super(message);
     this.name = "PcapError";
@@ -49,20 +50,34 @@ export interface CaptureInfo {
 }
 
 /**
- * Receives frames from {@link scanCapture} without allocating per frame: `offset`/`caplen` index into
- * the scanned buffer.
+ * A frame as {@link scanCapture} delivers it: `offset`/`caplen` index into the scanned buffer. One
+ * object is reused for every frame (no allocation per frame), so it is valid only during the call.
  */
+export interface FrameRef {
+  /** 1-based frame number, like Wireshark's. */
+  frame: number;
+  /** Offset of the frame's first byte in the scanned buffer. */
+  offset: number;
+  /** Captured length (a trailing FCS already removed). */
+  caplen: number;
+  /** Link-layer type (LINKTYPE_* value). */
+  linkType: number;
+  /** Timestamp, whole seconds since the epoch (UTC). */
+  sec: number;
+  /** Nanoseconds within `sec`. */
+  nsec: number;
+  /** Interface index (pcapng; 0 for pcap). */
+  iface: number;
+}
+
+/** Receives frames from {@link scanCapture}. */
 export interface FrameSink {
-  /** One captured frame. `frame` counts from 1 like Wireshark; `sec`/`nsec` are the UTC timestamp. */
-  onFrame(
-    frame: number,
-    offset: number,
-    caplen: number,
-    linkType: number,
-    sec: number,
-    nsec: number,
-    iface: number,
-  ): void;
+  /** One captured frame; `f` is reused for the next frame, copy what must outlive the call. */
+  onFrame(f: Readonly<FrameRef>): void;
+}
+
+function newRef(): FrameRef {
+  return { frame: 0, offset: 0, caplen: 0, linkType: 0, sec: 0, nsec: 0, iface: 0 };
 }
 
 /** A captured frame as returned by {@link readFrames}. */
@@ -129,8 +144,9 @@ export function scanCapture(bytes: Uint8Array, sink: FrameSink): CaptureInfo {
 export function readFrames(bytes: Uint8Array): { frames: Frame[]; info: CaptureInfo } {
   const frames: Frame[] = [];
   const info = scanCapture(bytes, {
-    onFrame(frame, offset, caplen, linkType, sec, nsec, iface) {
-      frames.push({ frame, sec, nsec, linkType, iface, data: bytes.subarray(offset, offset + caplen) });
+    onFrame(f) {
+      const data = bytes.subarray(f.offset, f.offset + f.caplen);
+      frames.push({ frame: f.frame, sec: f.sec, nsec: f.nsec, linkType: f.linkType, iface: f.iface, data });
     },
   });
   return { frames, info };
@@ -170,6 +186,7 @@ function scanPcap(bytes: Uint8Array, view: DataView, sink: FrameSink): CaptureIn
   };
   const end = bytes.length;
   const unit = nano ? 1 : 1000;
+  const ref = newRef();
   let off = 24;
   let frame = 0;
   while (off < end) {
@@ -196,15 +213,13 @@ function scanPcap(bytes: Uint8Array, view: DataView, sink: FrameSink): CaptureIn
     frame++;
     // Out-of-range fractions come from corrupt or odd writers; clamp rather than carry into seconds.
     const nsec = frac * unit;
-    sink.onFrame(
-      frame,
-      off + 16,
-      incl > fcs ? incl - fcs : incl,
-      linkType,
-      sec,
-      nsec < 1e9 ? nsec : 999_999_999,
-      0,
-    );
+    ref.frame = frame;
+    ref.offset = off + 16;
+    ref.caplen = incl > fcs ? incl - fcs : incl;
+    ref.linkType = linkType;
+    ref.sec = sec;
+    ref.nsec = nsec < 1e9 ? nsec : 999_999_999;
+    sink.onFrame(ref);
     off += 16 + incl;
   }
   info.frames = frame;
@@ -231,6 +246,7 @@ function scanPcapng(bytes: Uint8Array, view: DataView, sink: FrameSink): Capture
     bigEndian: false,
   };
   const end = bytes.length;
+  const ref = newRef();
   let off = 0;
   let le = true;
   let ifaces: Iface[] = [];
@@ -348,7 +364,8 @@ function scanPcapng(bytes: Uint8Array, view: DataView, sink: FrameSink): Capture
         lastNsec = tsNsec;
         frame++;
         const len = caplen > iface.fcs ? caplen - iface.fcs : caplen;
-        sink.onFrame(frame, body + 20, len, iface.linkType, lastSec, lastNsec, ifIndex);
+        deliver(ref, frame, body + 20, len, iface.linkType, lastSec, lastNsec, ifIndex);
+        sink.onFrame(ref);
         break;
       }
       case 3: {
@@ -362,7 +379,8 @@ function scanPcapng(bytes: Uint8Array, view: DataView, sink: FrameSink): Capture
         let caplen = Math.min(orig, bodyEnd - body - 4);
         if (iface.snaplen > 0 && caplen > iface.snaplen) caplen = iface.snaplen;
         frame++;
-        sink.onFrame(frame, body + 4, caplen, iface.linkType, lastSec, lastNsec, 0);
+        deliver(ref, frame, body + 4, caplen, iface.linkType, lastSec, lastNsec, 0);
+        sink.onFrame(ref);
         break;
       }
       default:
@@ -372,6 +390,26 @@ function scanPcapng(bytes: Uint8Array, view: DataView, sink: FrameSink): Capture
   }
   info.frames = frame;
   return info;
+}
+
+// Fills the reused frame object; positional because it is private and on the per-frame path.
+function deliver(
+  ref: FrameRef,
+  frame: number,
+  offset: number,
+  caplen: number,
+  linkType: number,
+  sec: number,
+  nsec: number,
+  iface: number,
+): void {
+  ref.frame = frame;
+  ref.offset = offset;
+  ref.caplen = caplen;
+  ref.linkType = linkType;
+  ref.sec = sec;
+  ref.nsec = nsec;
+  ref.iface = iface;
 }
 
 function readIdb(view: DataView, body: number, bodyEnd: number, le: boolean): Iface {

@@ -13,7 +13,7 @@
 import { type PayloadFormat, STATIC_PAYLOAD_TYPES } from "./codecs.ts";
 import type { Datagram } from "./packets.ts";
 import { estimateMos, MOS_MODEL } from "./mos.ts";
-import type { Sdp } from "./sdp.ts";
+import { parseSdp, type Sdp } from "./sdp.ts";
 
 /** What a UDP payload looks like. */
 export type MediaKind = "rtp" | "rtcp";
@@ -134,11 +134,14 @@ export function classifyRtp(payload: Uint8Array): MediaKind | undefined {
 
 const MAX_DROPOUT = 3000;
 const MAX_MISORDER = 100;
+/** Late packets are at most MAX_MISORDER behind the highest sequence number; 128 slots cover them. */
+const WINDOW = 128;
 const SEQ_MOD = 65536;
 
 class Stream {
   readonly ptCounts = new Map<number, number>();
-  readonly seen = new Uint32Array(SEQ_MOD / 32);
+  /** Which of the last 128 sequence numbers (indexed by seq & 127) arrived: finds duplicates among late packets. */
+  readonly seen = new Uint8Array(WINDOW);
   packets = 0;
   received = 0;
   baseSeq: number;
@@ -221,7 +224,9 @@ class Stream {
         this.duplicates++;
         this.received++;
       } else if (udelta < MAX_DROPOUT) {
-        for (let s = (this.maxSeq + 1) & 0xffff; s !== seq; s = (s + 1) & 0xffff) this.clear(s);
+        // Forget the window slots the new maximum passes over (at most the whole window).
+        const gap = Math.min(udelta, WINDOW);
+        for (let i = 1; i < gap; i++) this.seen[(seq - i) & (WINDOW - 1)] = 0;
         if (seq < this.maxSeq) this.cycles += SEQ_MOD;
         this.maxSeq = seq;
         this.mark(seq);
@@ -269,15 +274,11 @@ class Stream {
   }
 
   mark(seq: number): void {
-    this.seen[seq >> 5]! |= 1 << (seq & 31);
-  }
-
-  clear(seq: number): void {
-    this.seen[seq >> 5]! &= ~(1 << (seq & 31));
+    this.seen[seq & (WINDOW - 1)] = 1;
   }
 
   isMarked(seq: number): boolean {
-    return (this.seen[seq >> 5]! & (1 << (seq & 31))) !== 0;
+    return this.seen[seq & (WINDOW - 1)] === 1;
   }
 
   stats(ptime: number | undefined, sdpMatched: boolean): RtpStreamStats {
@@ -355,6 +356,7 @@ export class RtpAnalyzer {
   #byKey = new Map<number, Stream[]>();
   #order: Stream[] = [];
   #formats = new Map<string, Map<number, PayloadFormat>>();
+  #pendingSdp: Uint8Array[] = [];
   #heuristic: boolean;
   #ptime: number | undefined;
   #maxStreams = 100_000;
@@ -363,9 +365,18 @@ export class RtpAnalyzer {
   /** RTCP packets seen. */
   rtcpPackets = 0;
 
+  /** Creates an analyzer; see {@link RtpOptions}. */
   constructor(options: RtpOptions = {}) {
     this.#heuristic = options.heuristic ?? true;
     this.#ptime = options.ptimeMs;
+  }
+
+  /**
+   * Queues an SDP body to learn from before the next RTP/RTCP packet is classified. Parsing waits until
+   * media actually shows up, so signalling-only captures never pay for it.
+   */
+  learnSdpLater(body: Uint8Array): void {
+    this.#pendingSdp.push(body);
   }
 
   /** Records the media endpoints and payload formats an SDP announces. */
@@ -387,6 +398,7 @@ export class RtpAnalyzer {
     const b = p.payload;
     const kind = classifyRtp(b);
     if (kind === undefined) return undefined;
+    if (this.#pendingSdp.length > 0) this.#flushSdp();
     const known = this.#known(p);
     if (kind === "rtcp") {
       if (known === undefined && !this.#heuristicOk(p)) return undefined;
@@ -395,12 +407,17 @@ export class RtpAnalyzer {
     }
     if (known === RTCP_MARK) return undefined;
     const ssrc = ((b[8]! << 24) | (b[9]! << 16) | (b[10]! << 8) | b[11]!) >>> 0;
-    let list = this.#byKey.get(ssrc);
+    // Keyed by (21 bits of) SSRC and both ports, exact in a double, so many streams sharing an SSRC
+    // or ports do not make lookups linear; the list resolves the rare key collisions.
+    const key = (ssrc & 0x1fffff) * 4294967296 + p.sport * 65536 + p.dport;
+    let list = this.#byKey.get(key);
     let stream: Stream | undefined;
     if (list !== undefined) {
       for (const s of list) {
         const q = s.p;
-        if (q.sport === p.sport && q.dport === p.dport && q.src === p.src && q.dst === p.dst) {
+        if (
+          s.ssrc === ssrc && q.sport === p.sport && q.dport === p.dport && q.src === p.src && q.dst === p.dst
+        ) {
           stream = s;
           break;
         }
@@ -412,7 +429,7 @@ export class RtpAnalyzer {
       stream = new Stream(ssrc, p, (b[2]! << 8) | b[3]!, b[1]! & 0x7f, known ?? this.#lookup(p.src, p.sport));
       if (list === undefined) {
         list = [];
-        this.#byKey.set(ssrc, list);
+        this.#byKey.set(key, list);
       }
       list.push(stream);
       this.#order.push(stream);
@@ -424,12 +441,18 @@ export class RtpAnalyzer {
 
   /** Statistics of every stream, in order of first packet. */
   streams(): RtpStreamStats[] {
+    if (this.#order.length > 0 && this.#pendingSdp.length > 0) this.#flushSdp();
     return this.#order.map((s) =>
       s.stats(
         this.#ptime,
         this.#lookup(s.p.dst, s.p.dport) !== undefined || this.#lookup(s.p.src, s.p.sport) !== undefined,
       )
     );
+  }
+
+  #flushSdp(): void {
+    for (const body of this.#pendingSdp) this.learnSdp(parseSdp(body));
+    this.#pendingSdp = [];
   }
 
   #known(p: Datagram): Map<number, PayloadFormat> | undefined {

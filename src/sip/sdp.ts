@@ -251,11 +251,24 @@ function newMedia(
   };
 }
 
+/** Codec index per media section: an m= line may list thousands of formats in hostile input. */
+const codecIndex = new WeakMap<SdpMedia, Map<number, SdpCodec>>();
+
+function codecByPt(media: SdpMedia, pt: number): SdpCodec | undefined {
+  let index = codecIndex.get(media);
+  if (index === undefined) {
+    index = new Map();
+    for (const c of media.codecs) if (!index.has(c.pt)) index.set(c.pt, c);
+    codecIndex.set(media, index);
+  }
+  return index.get(pt);
+}
+
 function mediaAttribute(media: SdpMedia, attr: SdpAttribute): void {
   switch (attr.name) {
     case "rtpmap": {
       const m = /^(\d{1,3})\s+([^/\s]+)\/(\d+)(?:\/(\d+))?/.exec(attr.value);
-      const codec = m ? media.codecs.find((c) => c.pt === Number(m[1])) : undefined;
+      const codec = m ? codecByPt(media, Number(m[1])) : undefined;
       if (m && codec) {
         codec.name = m[2]!;
         codec.clockRate = Number(m[3]);
@@ -265,7 +278,7 @@ function mediaAttribute(media: SdpMedia, attr: SdpAttribute): void {
     }
     case "fmtp": {
       const m = /^(\d{1,3})\s+(.*)$/.exec(attr.value);
-      const codec = m ? media.codecs.find((c) => c.pt === Number(m[1])) : undefined;
+      const codec = m ? codecByPt(media, Number(m[1])) : undefined;
       if (m && codec) codec.fmtp = m[2]!.trim();
       break;
     }
@@ -338,20 +351,23 @@ function side(m: SipMessage): SdpSide {
  */
 export function extractSdp(messages: readonly SipMessage[], callId?: string): SdpExchange[] {
   const out: SdpExchange[] = [];
-  const byCall = new Map<string, { byTx: Map<string, SdpExchange>; inResponse: SdpExchange[] }>();
+  // Per call: exchanges by transaction, and the latest offer made in a response still awaiting its
+  // ACK/PRACK answer. Sets and single slots keep this linear whatever the capture holds.
+  const byCall = new Map<string, { byTx: Map<string, SdpExchange>; open: SdpExchange | undefined }>();
+  const offeredInResponse = new Set<SdpExchange>();
   for (const m of messages) {
     if (callId !== undefined && m.callId !== callId) continue;
     if (!hasSdp(m)) continue;
     let call = byCall.get(m.callId);
     if (call === undefined) {
-      call = { byTx: new Map(), inResponse: [] };
+      call = { byTx: new Map(), open: undefined };
       byCall.set(m.callId, call);
     }
     const tx = `${m.cseq.num} ${m.cseq.method}`;
     if (m.kind === "request") {
-      const open = call.inResponse.find((x) => x.answer === undefined);
-      if (open !== undefined && (m.method === "ACK" || m.method === "PRACK")) {
-        open.answer = side(m);
+      if (call.open !== undefined && (m.method === "ACK" || m.method === "PRACK")) {
+        call.open.answer = side(m);
+        call.open = undefined;
         continue;
       }
       if (m.method === "ACK" || call.byTx.has(tx)) continue;
@@ -362,12 +378,13 @@ export function extractSdp(messages: readonly SipMessage[], callId?: string): Sd
       const x = call.byTx.get(tx);
       if (x !== undefined) {
         // The first response with SDP answers; later ones (183 then 200, other hops) repeat it.
-        if (x.answer === undefined && !call.inResponse.includes(x)) x.answer = side(m);
+        if (x.answer === undefined && !offeredInResponse.has(x)) x.answer = side(m);
         continue;
       }
       const y: SdpExchange = { callId: m.callId, cseq: m.cseq.num, method: m.cseq.method, offer: side(m) };
       call.byTx.set(tx, y);
-      call.inResponse.push(y);
+      offeredInResponse.add(y);
+      call.open = y;
       out.push(y);
     }
   }

@@ -95,7 +95,9 @@ export function registrations(messages: readonly SipMessage[]): Registration[] {
       r.requests++;
       r.contacts = m.contact.map((c) => c.uri);
       const cExp = Number(m.contact[0]?.params.expires);
-      r.requestedExpires = m.contact[0]?.params.expires !== undefined && Number.isFinite(cExp) ? cExp : m.expires;
+      r.requestedExpires = m.contact[0]?.params.expires !== undefined && Number.isFinite(cExp)
+        ? cExp
+        : m.expires;
       if (header(m, "authorization") !== undefined || header(m, "proxy-authorization") !== undefined) {
         r.authenticated = true;
       }
@@ -123,7 +125,8 @@ export function registrations(messages: readonly SipMessage[]): Registration[] {
 
 function grantedExpires(ok: SipMessage, requested: string[]): number | undefined {
   // The registrar lists all bindings; prefer the one this client registered.
-  const mine = ok.contact.find((c) => requested.includes(c.uri)) ?? ok.contact[0];
+  const wanted = new Set(requested);
+  const mine = ok.contact.find((c) => wanted.has(c.uri)) ?? ok.contact[0];
   const e = mine?.params.expires;
   if (e !== undefined && /^\d+$/.test(e)) return Number(e);
   return ok.expires;

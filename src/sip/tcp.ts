@@ -12,7 +12,7 @@
  */
 
 import type { Datagram, Packet } from "./packets.ts";
-import { headerEnd, sipStart } from "./sip.ts";
+import { headerEnd, sipStart } from "./sip_syntax.ts";
 
 /** Limits of a {@link TcpReassembler}. */
 export interface TcpReassemblerOptions {
@@ -49,8 +49,12 @@ interface Stream {
   known: boolean;
   pending: Segment[];
   pendingBytes: number;
-  /** Bytes not yet framed into a message (a view or a private copy). */
+  /** Bytes not yet framed into a message: a view of a segment or of {@link store}. */
   buf: Uint8Array;
+  /** Growable storage for messages that span segments. */
+  store: Uint8Array | undefined;
+  /** End of the data written to {@link store}. */
+  storeEnd: number;
   /** Where {@link headerEnd} should resume: avoids rescanning a slowly growing header. */
   scanned: number;
   messages: number;
@@ -87,6 +91,7 @@ export class TcpReassembler {
   /** Number of problems seen. */
   issueCount = 0;
 
+  /** Creates a reassembler with the given limits. */
   constructor(options: TcpReassemblerOptions = {}) {
     this.#maxStreams = Math.max(1, options.maxStreams ?? 4096);
     this.#maxPendingSegments = Math.max(1, options.maxPendingSegments ?? 256);
@@ -120,6 +125,8 @@ export class TcpReassembler {
         pending: [],
         pendingBytes: 0,
         buf: EMPTY,
+        store: undefined,
+        storeEnd: 0,
         scanned: 0,
         messages: 0,
         // A stream first seen without its SYN may begin mid-message: allow a bounded search for SIP.
@@ -222,12 +229,24 @@ export class TcpReassembler {
 
   #deliver(s: Stream, data: Uint8Array): void {
     s.nextSeq = (s.nextSeq + data.length) >>> 0;
-    if (s.buf.length === 0) s.buf = data;
-    else {
-      const joined = new Uint8Array(s.buf.length + data.length);
-      joined.set(s.buf);
-      joined.set(data, s.buf.length);
-      s.buf = joined;
+    const have = s.buf.length;
+    if (have === 0) s.buf = data; // zero-copy: frame straight from the segment
+    else if (
+      s.store !== undefined && s.buf.buffer === s.store.buffer && s.buf.byteOffset + have === s.storeEnd &&
+      s.storeEnd + data.length <= s.store.length
+    ) {
+      // Append after the unframed tail; bytes of messages already emitted are never overwritten.
+      s.store.set(data, s.storeEnd);
+      s.storeEnd += data.length;
+      s.buf = s.store.subarray(s.storeEnd - have - data.length, s.storeEnd);
+    } else {
+      // Grow geometrically so a message arriving in many small segments costs linear, not quadratic, copying.
+      const store = new Uint8Array(Math.max(4096, (have + data.length) * 2));
+      store.set(s.buf);
+      store.set(data, have);
+      s.store = store;
+      s.storeEnd = have + data.length;
+      s.buf = store.subarray(0, s.storeEnd);
     }
     this.#frame(s);
   }
@@ -239,7 +258,7 @@ export class TcpReassembler {
     while (start < end) {
       while (start < end && (buf[start] === 13 || buf[start] === 10)) start++;
       if (start >= end) break;
-      const st = sipStart(buf, start, end);
+      const st = sipStart(buf, start);
       if (st === -1) break;
       if (st === 0) {
         if (s.messages === 0 && s.resyncBudget <= 0) {
@@ -252,13 +271,15 @@ export class TcpReassembler {
         }
         // Mid-message data (capture started late, or after a gap): skip to the next start line.
         const next = resync(buf, start, end);
-        if (s.messages > 0 && s.resyncBudget <= 0) this.#issue(s, `${next - start} bytes of non-SIP data skipped`);
+        if (s.messages > 0 && s.resyncBudget <= 0) {
+          this.#issue(s, `${next - start} bytes of non-SIP data skipped`);
+        }
         s.resyncBudget -= next - start;
         start = next;
         continue;
       }
       const from = Math.max(start, s.scanned);
-      const hEnd = headerEnd(buf, from > start + 3 ? from - 3 : start, end);
+      const hEnd = headerEnd(buf, from > start + 3 ? from - 3 : start);
       if (hEnd < 0) {
         if (end - start > this.#maxHeader) {
           this.#issue(s, `header section longer than ${this.#maxHeader} bytes dropped`);
@@ -266,7 +287,7 @@ export class TcpReassembler {
         } else s.scanned = end;
         break;
       }
-      const cl = contentLength(buf, start, hEnd);
+      const cl = contentLength(buf.subarray(start, hEnd));
       if (cl > this.#maxBody) {
         this.#issue(s, `Content-Length ${cl} exceeds ${this.#maxBody}; message dropped`);
         start = end;
@@ -310,11 +331,13 @@ export class TcpReassembler {
 }
 
 /**
- * Content-Length (or compact `l`) from the header section `buf[start..end)`; -1 when absent or not a
- * number (RFC 3261 requires it on streams, so absence is treated as an empty body by callers).
+ * Content-Length (or compact `l`) from a header section; -1 when absent or not a number (RFC 3261
+ * requires it on streams, so absence is treated as an empty body by callers).
  */
-export function contentLength(buf: Uint8Array, start: number, end: number): number {
-  let i = start;
+export function contentLength(header: Uint8Array): number {
+  const buf = header;
+  const end = header.length;
+  let i = 0;
   while (i < end) {
     let lineEnd = i;
     while (lineEnd < end && buf[lineEnd] !== 10) lineEnd++;
@@ -355,7 +378,7 @@ function resync(buf: Uint8Array, start: number, end: number): number {
     let j = i + 1;
     while (j < end && (buf[j] === 13 || buf[j] === 10)) j++;
     if (j >= end) return end;
-    if (sipStart(buf, j, end) !== 0) return j;
+    if (sipStart(buf, j) !== 0) return j;
     i = j - 1;
   }
   return end;

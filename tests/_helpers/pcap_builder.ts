@@ -65,7 +65,9 @@ export function toBytes(p: Uint8Array | string | undefined): Uint8Array {
 function parseIp(ip: string): Uint8Array {
   if (!ip.includes(":")) {
     const parts = ip.split(".").map(Number);
-    if (parts.length !== 4 || parts.some((n) => !(n >= 0 && n <= 255))) throw new TypeError(`bad IPv4 "${ip}"`);
+    if (parts.length !== 4 || parts.some((n) => !(n >= 0 && n <= 255))) {
+      throw new TypeError(`bad IPv4 "${ip}"`);
+    }
     return Uint8Array.from(parts);
   }
   const [head, tail] = ip.split("::") as [string, string | undefined];
@@ -182,7 +184,11 @@ export function buildIpPackets(spec: PacketSpec): Uint8Array[] {
 }
 
 /** Wraps an IP packet (or a non-IP payload) in the given link layer. */
-export function encapsulate(ip: Uint8Array, link: LinkKind, spec: Pick<PacketSpec, "vlan" | "ethertype">): Uint8Array {
+export function encapsulate(
+  ip: Uint8Array,
+  link: LinkKind,
+  spec: Pick<PacketSpec, "vlan" | "ethertype">,
+): Uint8Array {
   const v6 = ip.length > 0 && ip[0]! >> 4 === 6;
   const etype = spec.ethertype ?? (v6 ? 0x86dd : 0x0800);
   switch (link) {

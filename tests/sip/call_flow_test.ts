@@ -54,7 +54,9 @@ Deno.test("renderLadder() spans intermediate columns for a proxied call and tags
     dst: to.ip,
     payload: sipText({ start: "INVITE sip:b@x SIP/2.0", headers: dialogHeaders(ua, ub, id, "1 INVITE") }),
   });
-  const flow = callFlow(messagesOf([inv(ua, proxy, 1, "c1"), inv(proxy, ub, 1.1, "c1"), inv(ub, ua, 1.2, "c2")]));
+  const flow = callFlow(
+    messagesOf([inv(ua, proxy, 1, "c1"), inv(proxy, ub, 1.1, "c1"), inv(ub, ua, 1.2, "c2")]),
+  );
   assert.deepEqual(flow.endpoints, ["10.0.0.1:5060", "10.0.0.5:5060", "10.0.0.2:5060"]);
   const lines = renderLadder(flow).split("\n");
   assert.equal(lines.length, 4);

@@ -3,12 +3,27 @@ import { analyseCapture, extractSipMessages, packetCheck } from "../../src/sip/c
 import { callStats } from "../../src/sip/sip_stats.ts";
 import { parsePcap } from "../../src/sip/packets.ts";
 import { PcapError } from "../../src/sip/pcap.ts";
-import { type PacketSpec, rtcpReceiverReport, rtpPacket, writePcap, writePcapng } from "../_helpers/pcap_builder.ts";
-import { answeredCall, cancelledCall, overTcp, registerWithChallenge, rejectedCall, sipText } from "./scenarios.ts";
+import {
+  type PacketSpec,
+  rtcpReceiverReport,
+  rtpPacket,
+  writePcap,
+  writePcapng,
+} from "../_helpers/pcap_builder.ts";
+import {
+  answeredCall,
+  cancelledCall,
+  overTcp,
+  registerWithChallenge,
+  rejectedCall,
+  sipText,
+} from "./scenarios.ts";
 
 const byTime = (specs: PacketSpec[]) => [...specs].sort((a, b) => (a.ts as number) - (b.ts as number));
 const labels = (specs: PacketSpec[]) =>
-  analyseCapture(writePcap(byTime(specs))).messages.map((m) => (m.kind === "request" ? m.method : String(m.status)));
+  analyseCapture(writePcap(byTime(specs))).messages.map((
+    m,
+  ) => (m.kind === "request" ? m.method : String(m.status)));
 const CALL = ["INVITE", "100", "180", "200", "ACK", "BYE", "200"];
 
 Deno.test("analyseCapture() finds the same call over UDP and over TCP cut into 40-byte segments", () => {
@@ -34,7 +49,13 @@ Deno.test("analyseCapture() reassembles a SIP INVITE fragmented at the IP layer 
   for (const [src, dst] of [["10.0.0.1", "10.0.0.2"], ["2001:db8::1", "2001:db8::2"]] as const) {
     const big = sipText({
       start: "INVITE sip:b@x SIP/2.0",
-      headers: ["Call-ID: frag", "CSeq: 1 INVITE", "From: <sip:a@x>;tag=1", "To: <sip:b@x>", "X-Pad: " + "p".repeat(3000)],
+      headers: [
+        "Call-ID: frag",
+        "CSeq: 1 INVITE",
+        "From: <sip:a@x>;tag=1",
+        "To: <sip:b@x>",
+        "X-Pad: " + "p".repeat(3000),
+      ],
     });
     const a = analyseCapture(writePcap([{ ts: 1, src, dst, payload: big, fragmentSize: 1400 }]));
     assert.equal(a.messages.length, 1, src);
@@ -45,7 +66,8 @@ Deno.test("analyseCapture() reassembles a SIP INVITE fragmented at the IP layer 
 });
 
 Deno.test("analyseCapture() reads compact and folded headers from the wire", () => {
-  const text = "INVITE sip:b@x SIP/2.0\r\ni: compact\r\nf: <sip:a@x>\r\n ;tag=7\r\nt: <sip:b@x>\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n";
+  const text =
+    "INVITE sip:b@x SIP/2.0\r\ni: compact\r\nf: <sip:a@x>\r\n ;tag=7\r\nt: <sip:b@x>\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n";
   const a = analyseCapture(writePcap([{ ts: 1, src: "10.0.0.1", dst: "10.0.0.2", payload: text }]));
   assert.equal(a.messages[0]!.callId, "compact");
   assert.equal(a.messages[0]!.from.tag, "7");
@@ -89,8 +111,22 @@ Deno.test("packetCheck() counts SIP by method and response, RTP, RTCP and other 
     ...rejectedCall(),
     ...cancelledCall(),
     ...registerWithChallenge(),
-    { ts: 1_700_000_001.5, src: "10.0.0.1", dst: "10.0.0.2", sport: 40001, dport: 50001, payload: rtcpReceiverReport(1) },
-    { ts: 1_700_000_001.6, src: "10.0.0.1", dst: "10.0.0.53", sport: 33000, dport: 53, payload: new Uint8Array([0x80, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]) },
+    {
+      ts: 1_700_000_001.5,
+      src: "10.0.0.1",
+      dst: "10.0.0.2",
+      sport: 40001,
+      dport: 50001,
+      payload: rtcpReceiverReport(1),
+    },
+    {
+      ts: 1_700_000_001.6,
+      src: "10.0.0.1",
+      dst: "10.0.0.53",
+      sport: 33000,
+      dport: 53,
+      payload: new Uint8Array([0x80, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]),
+    },
     { ts: 1_700_000_001.7, src: "10.0.0.1", dst: "10.0.0.2", ethertype: 0x0806, payload: new Uint8Array(28) },
   ]);
   const c = packetCheck(writePcap(specs));
@@ -110,12 +146,22 @@ Deno.test("analyseCapture() of a truncated capture returns what was read and say
   const bytes = writePcap(answeredCall());
   const a = analyseCapture(bytes.subarray(0, bytes.length - 30));
   assert.equal(a.truncated, true);
-  assert.deepEqual(a.messages.map((m) => m.kind === "request" ? m.method : String(m.status)), CALL.slice(0, 6));
+  assert.deepEqual(
+    a.messages.map((m) => m.kind === "request" ? m.method : String(m.status)),
+    CALL.slice(0, 6),
+  );
   assert.equal(a.warnings.length, 1);
 });
 
 Deno.test("analyseCapture() reports skipped SIP-looking payloads with reasons", () => {
-  const a = analyseCapture(writePcap([{ ts: 1, src: "10.0.0.1", dst: "10.0.0.2", payload: "OPTIONS sip:x SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n" }]));
+  const a = analyseCapture(
+    writePcap([{
+      ts: 1,
+      src: "10.0.0.1",
+      dst: "10.0.0.2",
+      payload: "OPTIONS sip:x SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n",
+    }]),
+  );
   assert.equal(a.messages.length, 0);
   assert.deepEqual(a.skipped, [{ frame: 1, reason: "missing Call-ID" }]);
 });
@@ -125,7 +171,9 @@ Deno.test("analyseCapture() throws only PcapError for input that is not a captur
 });
 
 Deno.test("extractSipMessages() works on a packet array", () => {
-  const { messages, skipped } = extractSipMessages(parsePcap(writePcap(overTcp(rejectedCall(), 100))).packets);
+  const { messages, skipped } = extractSipMessages(
+    parsePcap(writePcap(overTcp(rejectedCall(), 100))).packets,
+  );
   assert.deepEqual(messages.map((m) => m.status || m.method), ["INVITE", 100, 486, "ACK"]);
   assert.deepEqual(skipped, []);
 });

@@ -12,7 +12,10 @@ Deno.test("every parser survives random and mutated input: only PcapError escape
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const report = await new Promise<FuzzReport>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`fuzz run did not finish in ${WATCHDOG_MS} ms (seed ${seed})`)), WATCHDOG_MS);
+      timer = setTimeout(
+        () => reject(new Error(`fuzz run did not finish in ${WATCHDOG_MS} ms (seed ${seed})`)),
+        WATCHDOG_MS,
+      );
       worker.onmessage = (e: MessageEvent<FuzzReport>) => resolve(e.data);
       worker.onerror = (e) => {
         e.preventDefault();

@@ -13,8 +13,22 @@ import {
 } from "../_helpers/pcap_builder.ts";
 
 const text = (p: Packet | undefined) => new TextDecoder().decode(p?.payload);
-const v4: PacketSpec = { ts: 1, src: "192.168.1.10", dst: "192.168.1.20", sport: 5060, dport: 5070, payload: "hello v4" };
-const v6: PacketSpec = { ts: 1, src: "2001:db8::1", dst: "2001:db8::2:0:0:3", sport: 5062, dport: 5064, payload: "hello v6" };
+const v4: PacketSpec = {
+  ts: 1,
+  src: "192.168.1.10",
+  dst: "192.168.1.20",
+  sport: 5060,
+  dport: 5070,
+  payload: "hello v4",
+};
+const v6: PacketSpec = {
+  ts: 1,
+  src: "2001:db8::1",
+  dst: "2001:db8::2:0:0:3",
+  sport: 5062,
+  dport: 5064,
+  payload: "hello v6",
+};
 
 Deno.test("decodeFrame() decodes UDP over IPv4 and IPv6 on every supported link type", () => {
   const kinds: LinkKind[] = ["ethernet", "sll", "sll2", "raw", "null", "loop"];
@@ -132,11 +146,17 @@ Deno.test("parsePcap() decodes a pcapng with Ethernet and Linux-cooked interface
     interfaces: [{ link: "ethernet" }, { link: "sll" }],
   });
   const r = parsePcap(bytes);
-  assert.deepEqual(r.packets.map((p) => [p.iface, p.ipVersion, text(p)]), [[0, 4, "hello v4"], [1, 6, "hello v6"]]);
+  assert.deepEqual(r.packets.map((p) => [p.iface, p.ipVersion, text(p)]), [[0, 4, "hello v4"], [
+    1,
+    6,
+    "hello v6",
+  ]]);
 });
 
 Deno.test("packet timestamps carry seconds, nanoseconds and a float with sub-µs precision", () => {
-  const r = parsePcap(writePcap([{ ...v4, ts: { sec: 1_700_000_000, nsec: 250_000_500 } }], { nanosecond: true }));
+  const r = parsePcap(
+    writePcap([{ ...v4, ts: { sec: 1_700_000_000, nsec: 250_000_500 } }], { nanosecond: true }),
+  );
   const p = r.packets[0]!;
   assert.equal(p.sec, 1_700_000_000);
   assert.equal(p.nsec, 250_000_500);

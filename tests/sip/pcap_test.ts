@@ -34,7 +34,9 @@ Deno.test("readFrames() keeps full nanosecond precision of nanosecond pcap in bo
 Deno.test("readFrames() reads pcapng in both byte orders, with µs and ns if_tsresol", () => {
   for (const bigEndian of [false, true]) {
     for (const tsresol of [undefined, 9]) {
-      const { frames, info } = readFrames(writePcapng(specs, { bigEndian, interfaces: [{ link: "ethernet", tsresol }] }));
+      const { frames, info } = readFrames(
+        writePcapng(specs, { bigEndian, interfaces: [{ link: "ethernet", tsresol }] }),
+      );
       assert.equal(info.format, "pcapng");
       assert.equal(info.bigEndian, bigEndian);
       assert.equal(frames.length, 3);
@@ -48,7 +50,9 @@ Deno.test("readFrames() reads pcapng in both byte orders, with µs and ns if_tsr
 });
 
 Deno.test("readFrames() converts a binary (2^-n) pcapng timestamp resolution", () => {
-  const { frames } = readFrames(writePcapng([specs[0]!], { interfaces: [{ link: "ethernet", tsresol: 0x80 | 20 }] }));
+  const { frames } = readFrames(
+    writePcapng([specs[0]!], { interfaces: [{ link: "ethernet", tsresol: 0x80 | 20 }] }),
+  );
   assert.equal(frames[0]!.sec, 1_700_000_000);
   // 2^-20 s ticks: floor(0.123456789 * 2^20) = 129453 ticks = 123455.81… µs
   assert.equal(frames[0]!.nsec, Math.floor((129453 * 1e9) / 2 ** 20));
@@ -116,7 +120,10 @@ Deno.test("scanCapture() throws PcapError bad_magic for non-captures and truncat
     assert.match(e.message, /^Cannot read capture/);
     return true;
   });
-  assert.throws(() => scanCapture(new Uint8Array([0xd4, 0xc3]), sink), (e) => e instanceof PcapError && e.code === "truncated");
+  assert.throws(
+    () => scanCapture(new Uint8Array([0xd4, 0xc3]), sink),
+    (e) => e instanceof PcapError && e.code === "truncated",
+  );
   assert.throws(
     () => scanCapture(writePcap([]).subarray(0, 20), sink),
     (e) => e instanceof PcapError && e.code === "truncated",
@@ -130,7 +137,10 @@ Deno.test("scanCapture() throws PcapError bad_magic for non-captures and truncat
 Deno.test("scanCapture() rejects a pcapng major version other than 1 as unsupported", () => {
   const bytes = writePcapng([]);
   new DataView(bytes.buffer).setUint16(12, 2, true);
-  assert.throws(() => scanCapture(bytes, { onFrame() {} }), (e) => e instanceof PcapError && e.code === "unsupported");
+  assert.throws(
+    () => scanCapture(bytes, { onFrame() {} }),
+    (e) => e instanceof PcapError && e.code === "unsupported",
+  );
 });
 
 Deno.test("isCapture() recognises all four pcap magics and pcapng", () => {

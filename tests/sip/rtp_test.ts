@@ -9,7 +9,12 @@ import { sdpBody } from "./scenarios.ts";
 const T0 = 1_700_000_000;
 
 /** A datagram arriving `arrival` seconds after T0 (exact: nanoseconds are integers). */
-function pkt(seq: number, timestamp: number, arrivalUs: number, o: { pt?: number; ssrc?: number; sport?: number; dport?: number } = {}): Datagram {
+function pkt(
+  seq: number,
+  timestamp: number,
+  arrivalUs: number,
+  o: { pt?: number; ssrc?: number; sport?: number; dport?: number } = {},
+): Datagram {
   const sec = T0 + Math.floor(arrivalUs / 1e6);
   const nsec = (arrivalUs % 1e6) * 1000;
   return {
@@ -137,13 +142,20 @@ Deno.test("dynamic payload types take the clock rate from SDP, else 8000 Hz is a
 });
 
 Deno.test("static payload types have RFC 3551 clock rates (G722 uses 8000)", () => {
-  const want: [number, string, number][] = [[0, "PCMU", 8000], [3, "GSM", 8000], [8, "PCMA", 8000], [9, "G722", 8000], [
+  const want: [number, string, number][] = [[0, "PCMU", 8000], [3, "GSM", 8000], [8, "PCMA", 8000], [
+    9,
+    "G722",
+    8000,
+  ], [
     13,
     "CN",
     8000,
   ], [18, "G729", 8000]];
   for (const [pt, name, rate] of want) {
-    assert.deepEqual([STATIC_PAYLOAD_TYPES.get(pt)?.name, STATIC_PAYLOAD_TYPES.get(pt)?.clockRate], [name, rate]);
+    assert.deepEqual([STATIC_PAYLOAD_TYPES.get(pt)?.name, STATIC_PAYLOAD_TYPES.get(pt)?.clockRate], [
+      name,
+      rate,
+    ]);
     assert.equal(stream([1, 2], { pt }).codec, name);
   }
 });
@@ -177,7 +189,11 @@ Deno.test("RtpAnalyzer separates streams by SSRC and path and counts RTCP", () =
   rtp.add(pkt(1, 0, 0, { ssrc: 1, sport: 40002 }));
   rtp.add({ ...pkt(0, 0, 0), payload: rtcpReceiverReport(1), sport: 40001, dport: 50001 });
   const s = rtp.streams();
-  assert.deepEqual(s.map((x) => [x.ssrcHex, x.sport, x.packets]), [["0x00000001", 40000, 2], ["0x00000002", 40000, 1], [
+  assert.deepEqual(s.map((x) => [x.ssrcHex, x.sport, x.packets]), [["0x00000001", 40000, 2], [
+    "0x00000002",
+    40000,
+    1,
+  ], [
     "0x00000001",
     40002,
     1,
@@ -201,4 +217,15 @@ Deno.test("streams carry a MOS estimate that falls with loss, and name the model
   assert.ok(lossy.mos < clean.mos - 0.5, `lossy ${lossy.mos}`);
   assert.equal(lossy.lossPercent, 10);
   assert.match(clean.mosModel, /G\.107/);
+});
+
+Deno.test("RtpAnalyzer stays fast with thousands of streams sharing one SSRC or one port pair", () => {
+  const rtp = new RtpAnalyzer();
+  const t = performance.now();
+  for (let i = 0; i < 20_000; i++) {
+    rtp.add(pkt(1, 0, i, { ssrc: 7, sport: 30_000 + i, dport: 60000 }));
+    rtp.add(pkt(1, 0, i, { ssrc: 100_000 + i, sport: 1500, dport: 1600 }));
+  }
+  assert.equal(rtp.streams().length, 40_000);
+  assert.ok(performance.now() - t < 3000, `took ${performance.now() - t} ms`);
 });

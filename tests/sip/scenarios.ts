@@ -25,7 +25,11 @@ export function sipText(s: SipTextSpec): string {
 }
 
 /** An SDP body with one audio stream. */
-export function sdpBody(ip: string, port: number, opts: { pts?: number[]; direction?: string; version?: number } = {}): string {
+export function sdpBody(
+  ip: string,
+  port: number,
+  opts: { pts?: number[]; direction?: string; version?: number } = {},
+): string {
   const pts = opts.pts ?? [0, 8, 101];
   const v6 = ip.includes(":");
   const lines = [
@@ -66,7 +70,9 @@ export function dialogHeaders(
 ): string[] {
   const host = (p: Party) => (p.ip.includes(":") ? `[${p.ip}]` : p.ip);
   return [
-    `Via: SIP/2.0/UDP ${host(a)}:${a.port};branch=${opts.branch ?? `z9hG4bK-${callId}-${cseq.split(" ")[0]}`}`,
+    `Via: SIP/2.0/UDP ${host(a)}:${a.port};branch=${
+      opts.branch ?? `z9hG4bK-${callId}-${cseq.split(" ")[0]}`
+    }`,
     `From: "${a.user}" <sip:${a.user}@${host(a)}>;tag=${opts.fromTag ?? "ft-" + callId}`,
     `To: <sip:${b.user}@${host(b)}>${opts.toTag ? `;tag=${opts.toTag}` : ""}`,
     `Call-ID: ${callId}`,
@@ -112,28 +118,66 @@ function msg(from: Party, to: Party, ts: number, text: string, proto: "udp" | "t
  * Timing: 100 at +10 ms, 180 at +50 ms, 200 at +1 s, ACK at +1.01 s, BYE after `talk` seconds.
  */
 export function answeredCall(o: CallOptions = {}): PacketSpec[] {
-  const a = o.a ?? A, b = o.b ?? B, id = o.callId ?? "call-1@a", t = o.t0 ?? 1_700_000_000, p = o.proto ?? "udp";
+  const a = o.a ?? A,
+    b = o.b ?? B,
+    id = o.callId ?? "call-1@a",
+    t = o.t0 ?? 1_700_000_000,
+    p = o.proto ?? "udp";
   const [ma, mb] = o.mediaPorts ?? [40000, 50000];
   const n = o.rtpPackets ?? 0;
   const talk = o.talk ?? Math.max(1, n * 0.02 + 0.1);
   const toTag = `tt-${id}`;
   const out: PacketSpec[] = [
-    msg(a, b, t, sipText({
-      start: `INVITE sip:${b.user}@${b.ip} SIP/2.0`,
-      headers: [...dialogHeaders(a, b, id, "1 INVITE"), "Content-Type: application/sdp", "User-Agent: test-ua"],
-      body: sdpBody(a.ip, ma, { pts: o.pts }),
-    }), p),
-    msg(b, a, t + 0.01, sipText({ start: "SIP/2.0 100 Trying", headers: dialogHeaders(a, b, id, "1 INVITE") }), p),
-    msg(b, a, t + 0.05, sipText({ start: "SIP/2.0 180 Ringing", headers: dialogHeaders(a, b, id, "1 INVITE", { toTag }) }), p),
-    msg(b, a, t + 1, sipText({
-      start: "SIP/2.0 200 OK",
-      headers: [...dialogHeaders(a, b, id, "1 INVITE", { toTag }), "Content-Type: application/sdp"],
-      body: sdpBody(b.ip, mb, { pts: [0, 101] }),
-    }), p),
-    msg(a, b, t + 1.01, sipText({
-      start: `ACK sip:${b.user}@${b.ip} SIP/2.0`,
-      headers: dialogHeaders(a, b, id, "1 ACK", { toTag, branch: `z9hG4bK-ack-${id}` }),
-    }), p),
+    msg(
+      a,
+      b,
+      t,
+      sipText({
+        start: `INVITE sip:${b.user}@${b.ip} SIP/2.0`,
+        headers: [
+          ...dialogHeaders(a, b, id, "1 INVITE"),
+          "Content-Type: application/sdp",
+          "User-Agent: test-ua",
+        ],
+        body: sdpBody(a.ip, ma, { pts: o.pts }),
+      }),
+      p,
+    ),
+    msg(
+      b,
+      a,
+      t + 0.01,
+      sipText({ start: "SIP/2.0 100 Trying", headers: dialogHeaders(a, b, id, "1 INVITE") }),
+      p,
+    ),
+    msg(
+      b,
+      a,
+      t + 0.05,
+      sipText({ start: "SIP/2.0 180 Ringing", headers: dialogHeaders(a, b, id, "1 INVITE", { toTag }) }),
+      p,
+    ),
+    msg(
+      b,
+      a,
+      t + 1,
+      sipText({
+        start: "SIP/2.0 200 OK",
+        headers: [...dialogHeaders(a, b, id, "1 INVITE", { toTag }), "Content-Type: application/sdp"],
+        body: sdpBody(b.ip, mb, { pts: [0, 101] }),
+      }),
+      p,
+    ),
+    msg(
+      a,
+      b,
+      t + 1.01,
+      sipText({
+        start: `ACK sip:${b.user}@${b.ip} SIP/2.0`,
+        headers: dialogHeaders(a, b, id, "1 ACK", { toTag, branch: `z9hG4bK-ack-${id}` }),
+      }),
+      p,
+    ),
   ];
   const ssrc = o.ssrc ?? 0x1000;
   for (let i = 0; i < n; i++) {
@@ -144,59 +188,156 @@ export function answeredCall(o: CallOptions = {}): PacketSpec[] {
     out.push({ ts: ts + 0.001, src: b.ip, dst: a.ip, sport: mb, dport: ma, payload: rtpB });
   }
   out.push(
-    msg(a, b, t + 1 + talk, sipText({
-      start: `BYE sip:${b.user}@${b.ip} SIP/2.0`,
-      headers: dialogHeaders(a, b, id, "2 BYE", { toTag }),
-    }), p),
-    msg(b, a, t + 1 + talk + 0.005, sipText({ start: "SIP/2.0 200 OK", headers: dialogHeaders(a, b, id, "2 BYE", { toTag }) }), p),
+    msg(
+      a,
+      b,
+      t + 1 + talk,
+      sipText({
+        start: `BYE sip:${b.user}@${b.ip} SIP/2.0`,
+        headers: dialogHeaders(a, b, id, "2 BYE", { toTag }),
+      }),
+      p,
+    ),
+    msg(
+      b,
+      a,
+      t + 1 + talk + 0.005,
+      sipText({ start: "SIP/2.0 200 OK", headers: dialogHeaders(a, b, id, "2 BYE", { toTag }) }),
+      p,
+    ),
   );
   return out;
 }
 
 /** A call rejected with `code` (default 486 Busy Here) after 100: INVITE / 100 / code / ACK. */
 export function rejectedCall(o: CallOptions & { code?: number; reason?: string } = {}): PacketSpec[] {
-  const a = o.a ?? A, b = o.b ?? B, id = o.callId ?? "call-486@a", t = o.t0 ?? 1_700_000_100, p = o.proto ?? "udp";
+  const a = o.a ?? A,
+    b = o.b ?? B,
+    id = o.callId ?? "call-486@a",
+    t = o.t0 ?? 1_700_000_100,
+    p = o.proto ?? "udp";
   const toTag = `tt-${id}`;
   const code = o.code ?? 486;
   return [
-    msg(a, b, t, sipText({
-      start: `INVITE sip:${b.user}@${b.ip} SIP/2.0`,
-      headers: [...dialogHeaders(a, b, id, "1 INVITE"), "Content-Type: application/sdp"],
-      body: sdpBody(a.ip, 40002),
-    }), p),
-    msg(b, a, t + 0.02, sipText({ start: "SIP/2.0 100 Trying", headers: dialogHeaders(a, b, id, "1 INVITE") }), p),
-    msg(b, a, t + 0.3, sipText({
-      start: `SIP/2.0 ${code} ${o.reason ?? "Busy Here"}`,
-      headers: dialogHeaders(a, b, id, "1 INVITE", { toTag }),
-    }), p),
-    msg(a, b, t + 0.31, sipText({ start: `ACK sip:${b.user}@${b.ip} SIP/2.0`, headers: dialogHeaders(a, b, id, "1 ACK", { toTag }) }), p),
+    msg(
+      a,
+      b,
+      t,
+      sipText({
+        start: `INVITE sip:${b.user}@${b.ip} SIP/2.0`,
+        headers: [...dialogHeaders(a, b, id, "1 INVITE"), "Content-Type: application/sdp"],
+        body: sdpBody(a.ip, 40002),
+      }),
+      p,
+    ),
+    msg(
+      b,
+      a,
+      t + 0.02,
+      sipText({ start: "SIP/2.0 100 Trying", headers: dialogHeaders(a, b, id, "1 INVITE") }),
+      p,
+    ),
+    msg(
+      b,
+      a,
+      t + 0.3,
+      sipText({
+        start: `SIP/2.0 ${code} ${o.reason ?? "Busy Here"}`,
+        headers: dialogHeaders(a, b, id, "1 INVITE", { toTag }),
+      }),
+      p,
+    ),
+    msg(
+      a,
+      b,
+      t + 0.31,
+      sipText({
+        start: `ACK sip:${b.user}@${b.ip} SIP/2.0`,
+        headers: dialogHeaders(a, b, id, "1 ACK", { toTag }),
+      }),
+      p,
+    ),
   ];
 }
 
 /** A cancelled call: INVITE / 100 / 180 / CANCEL / 200 (CANCEL) / 487 / ACK. */
 export function cancelledCall(o: CallOptions = {}): PacketSpec[] {
-  const a = o.a ?? A, b = o.b ?? B, id = o.callId ?? "call-487@a", t = o.t0 ?? 1_700_000_200, p = o.proto ?? "udp";
+  const a = o.a ?? A,
+    b = o.b ?? B,
+    id = o.callId ?? "call-487@a",
+    t = o.t0 ?? 1_700_000_200,
+    p = o.proto ?? "udp";
   const toTag = `tt-${id}`;
   return [
-    msg(a, b, t, sipText({
-      start: `INVITE sip:${b.user}@${b.ip} SIP/2.0`,
-      headers: [...dialogHeaders(a, b, id, "1 INVITE"), "Content-Type: application/sdp"],
-      body: sdpBody(a.ip, 40004),
-    }), p),
-    msg(b, a, t + 0.01, sipText({ start: "SIP/2.0 100 Trying", headers: dialogHeaders(a, b, id, "1 INVITE") }), p),
-    msg(b, a, t + 0.08, sipText({ start: "SIP/2.0 180 Ringing", headers: dialogHeaders(a, b, id, "1 INVITE", { toTag }) }), p),
-    msg(a, b, t + 3, sipText({ start: `CANCEL sip:${b.user}@${b.ip} SIP/2.0`, headers: dialogHeaders(a, b, id, "1 CANCEL") }), p),
-    msg(b, a, t + 3.01, sipText({ start: "SIP/2.0 200 OK", headers: dialogHeaders(a, b, id, "1 CANCEL", { toTag }) }), p),
-    msg(b, a, t + 3.02, sipText({
-      start: "SIP/2.0 487 Request Terminated",
-      headers: dialogHeaders(a, b, id, "1 INVITE", { toTag }),
-    }), p),
-    msg(a, b, t + 3.03, sipText({ start: `ACK sip:${b.user}@${b.ip} SIP/2.0`, headers: dialogHeaders(a, b, id, "1 ACK", { toTag }) }), p),
+    msg(
+      a,
+      b,
+      t,
+      sipText({
+        start: `INVITE sip:${b.user}@${b.ip} SIP/2.0`,
+        headers: [...dialogHeaders(a, b, id, "1 INVITE"), "Content-Type: application/sdp"],
+        body: sdpBody(a.ip, 40004),
+      }),
+      p,
+    ),
+    msg(
+      b,
+      a,
+      t + 0.01,
+      sipText({ start: "SIP/2.0 100 Trying", headers: dialogHeaders(a, b, id, "1 INVITE") }),
+      p,
+    ),
+    msg(
+      b,
+      a,
+      t + 0.08,
+      sipText({ start: "SIP/2.0 180 Ringing", headers: dialogHeaders(a, b, id, "1 INVITE", { toTag }) }),
+      p,
+    ),
+    msg(
+      a,
+      b,
+      t + 3,
+      sipText({
+        start: `CANCEL sip:${b.user}@${b.ip} SIP/2.0`,
+        headers: dialogHeaders(a, b, id, "1 CANCEL"),
+      }),
+      p,
+    ),
+    msg(
+      b,
+      a,
+      t + 3.01,
+      sipText({ start: "SIP/2.0 200 OK", headers: dialogHeaders(a, b, id, "1 CANCEL", { toTag }) }),
+      p,
+    ),
+    msg(
+      b,
+      a,
+      t + 3.02,
+      sipText({
+        start: "SIP/2.0 487 Request Terminated",
+        headers: dialogHeaders(a, b, id, "1 INVITE", { toTag }),
+      }),
+      p,
+    ),
+    msg(
+      a,
+      b,
+      t + 3.03,
+      sipText({
+        start: `ACK sip:${b.user}@${b.ip} SIP/2.0`,
+        headers: dialogHeaders(a, b, id, "1 ACK", { toTag }),
+      }),
+      p,
+    ),
   ];
 }
 
 /** REGISTER / 401 (challenge) / REGISTER with Authorization / 200 with the granted Contact expiry. */
-export function registerWithChallenge(o: { a?: Party; registrar?: Party; callId?: string; t0?: number } = {}): PacketSpec[] {
+export function registerWithChallenge(
+  o: { a?: Party; registrar?: Party; callId?: string; t0?: number } = {},
+): PacketSpec[] {
   const a = o.a ?? { ip: "10.0.0.1", port: 5060, user: "alice" };
   const r = o.registrar ?? { ip: "10.0.0.9", port: 5060, user: "alice" };
   const id = o.callId ?? "reg-1@a", t = o.t0 ?? 1_700_000_300;
@@ -209,23 +350,53 @@ export function registerWithChallenge(o: { a?: Party; registrar?: Party; callId?
   ];
   const contact = `Contact: <sip:${a.user}@${a.ip}:${a.port}>;expires=3600`;
   return [
-    msg(a, r, t, sipText({ start: "REGISTER sip:example.com SIP/2.0", headers: [...base("1 REGISTER"), contact, "User-Agent: reg-ua"] }), "udp"),
-    msg(r, a, t + 0.01, sipText({
-      start: "SIP/2.0 401 Unauthorized",
-      headers: [...base("1 REGISTER", "r1"), 'WWW-Authenticate: Digest realm="example.com", nonce="abc", algorithm=MD5'],
-    }), "udp"),
-    msg(a, r, t + 0.02, sipText({
-      start: "REGISTER sip:example.com SIP/2.0",
-      headers: [
-        ...base("2 REGISTER"),
-        contact,
-        'Authorization: Digest username="alice", realm="example.com", nonce="abc", uri="sip:example.com", response="0123"',
-      ],
-    }), "udp"),
-    msg(r, a, t + 0.03, sipText({
-      start: "SIP/2.0 200 OK",
-      headers: [...base("2 REGISTER", "r2"), `Contact: <sip:${a.user}@${a.ip}:${a.port}>;expires=1800`],
-    }), "udp"),
+    msg(
+      a,
+      r,
+      t,
+      sipText({
+        start: "REGISTER sip:example.com SIP/2.0",
+        headers: [...base("1 REGISTER"), contact, "User-Agent: reg-ua"],
+      }),
+      "udp",
+    ),
+    msg(
+      r,
+      a,
+      t + 0.01,
+      sipText({
+        start: "SIP/2.0 401 Unauthorized",
+        headers: [
+          ...base("1 REGISTER", "r1"),
+          'WWW-Authenticate: Digest realm="example.com", nonce="abc", algorithm=MD5',
+        ],
+      }),
+      "udp",
+    ),
+    msg(
+      a,
+      r,
+      t + 0.02,
+      sipText({
+        start: "REGISTER sip:example.com SIP/2.0",
+        headers: [
+          ...base("2 REGISTER"),
+          contact,
+          'Authorization: Digest username="alice", realm="example.com", nonce="abc", uri="sip:example.com", response="0123"',
+        ],
+      }),
+      "udp",
+    ),
+    msg(
+      r,
+      a,
+      t + 0.03,
+      sipText({
+        start: "SIP/2.0 200 OK",
+        headers: [...base("2 REGISTER", "r2"), `Contact: <sip:${a.user}@${a.ip}:${a.port}>;expires=1800`],
+      }),
+      "udp",
+    ),
   ];
 }
 
@@ -245,7 +416,9 @@ export function overTcp(specs: PacketSpec[], segment: number): PacketSpec[] {
       out.push({ ...s, proto: "tcp", payload: "", seq, tcpFlags: next.size === 0 ? 0x02 : 0x12 });
       seq++;
     }
-    const data = typeof s.payload === "string" ? new TextEncoder().encode(s.payload) : s.payload ?? new Uint8Array(0);
+    const data = typeof s.payload === "string"
+      ? new TextEncoder().encode(s.payload)
+      : s.payload ?? new Uint8Array(0);
     for (let off = 0; off < data.length; off += segment) {
       const part = data.subarray(off, off + segment);
       out.push({ ...s, proto: "tcp", payload: part, seq, ts: (s.ts as number) + off * 1e-6 });

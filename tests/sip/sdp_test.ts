@@ -72,7 +72,9 @@ Deno.test("parseSdp() parses IPv6 connections and accepts bytes", () => {
 });
 
 Deno.test("parseSdp() never throws on junk", () => {
-  for (const junk of ["", "m=", "m=audio x RTP/AVP", "a=rtpmap:", "c=IN", "o=", "\u0000\u0001=\u0002", "v=abc"]) {
+  for (
+    const junk of ["", "m=", "m=audio x RTP/AVP", "a=rtpmap:", "c=IN", "o=", "\u0000\u0001=\u0002", "v=abc"]
+  ) {
     const s = parseSdp(junk);
     assert.ok(Array.isArray(s.media));
   }
@@ -81,9 +83,20 @@ Deno.test("parseSdp() never throws on junk", () => {
 const A: Party = { ip: "10.0.0.1", port: 5060, user: "alice" };
 const B: Party = { ip: "10.0.0.2", port: 5060, user: "bob" };
 
-function msg(from: Party, start: string, cseq: string, body?: string, toTag?: string, ts = 0, callId = "c1"): SipMessage {
+function msg(
+  from: Party,
+  start: string,
+  cseq: string,
+  body?: string,
+  toTag?: string,
+  ts = 0,
+  callId = "c1",
+): SipMessage {
   const to = from === A ? B : A;
-  const headers = [...dialogHeaders(A, B, callId, cseq, { toTag }), ...(body ? ["Content-Type: application/sdp"] : [])];
+  const headers = [
+    ...dialogHeaders(A, B, callId, cseq, { toTag }),
+    ...(body ? ["Content-Type: application/sdp"] : []),
+  ];
   const r = parseSipMessage(new TextEncoder().encode(sipText({ start, headers, body })), {
     ts,
     src: from.ip,
@@ -113,7 +126,7 @@ Deno.test("extractSdp() pairs an INVITE offer with the 200 OK answer and ignores
   assert.equal(x.offer.sdp.media[0]!.port, 4000);
   assert.equal(x.answer?.label, "200 OK (SDP)");
   assert.equal(x.answer?.ts, 2);
-  assert.deepEqual(x.answer?.sdp.media[0]!.codecs.map((c) => c.name), ["PCMA"]);
+  assert.deepEqual(x.answer?.sdp.media[0]?.codecs.map((c) => c.name), ["PCMA"]);
 });
 
 Deno.test("extractSdp() handles a late offer: SDP in the 200 OK, answer in the ACK", () => {
@@ -132,7 +145,13 @@ Deno.test("extractSdp() takes the first answer (183) and keeps a re-INVITE as a 
     msg(A, "INVITE sip:bob@h SIP/2.0", "1 INVITE", sdpBody(A.ip, 4000)),
     msg(B, "SIP/2.0 183 Session Progress", "1 INVITE", sdpBody(B.ip, 6000), "t"),
     msg(B, "SIP/2.0 200 OK", "1 INVITE", sdpBody(B.ip, 6000), "t"),
-    msg(A, "INVITE sip:bob@h SIP/2.0", "2 INVITE", sdpBody(A.ip, 4000, { direction: "sendonly", version: 2 }), "t"),
+    msg(
+      A,
+      "INVITE sip:bob@h SIP/2.0",
+      "2 INVITE",
+      sdpBody(A.ip, 4000, { direction: "sendonly", version: 2 }),
+      "t",
+    ),
     msg(B, "SIP/2.0 200 OK", "2 INVITE", sdpBody(B.ip, 6000, { direction: "recvonly", version: 2 }), "t"),
     msg(A, "INVITE sip:x@h SIP/2.0", "1 INVITE", sdpBody(A.ip, 4100), undefined, 0, "other-call"),
   ];
@@ -144,4 +163,14 @@ Deno.test("extractSdp() takes the first answer (183) and keeps a re-INVITE as a 
   ]);
   assert.equal(exchanges[1]!.offer.sdp.media[0]!.direction, "sendonly");
   assert.equal(extractSdp(all, "other-call").length, 1);
+});
+
+Deno.test("parseSdp() stays linear with thousands of formats and rtpmap lines", () => {
+  const pts = Array.from({ length: 5000 }, (_, i) => 96 + (i % 32));
+  const text = `v=0\r\nm=audio 4000 RTP/AVP ${pts.join(" ")}\r\n` +
+    pts.map((p) => `a=rtpmap:${p} X/8000\r\n`).join("");
+  const t = performance.now();
+  const s = parseSdp(text);
+  assert.equal(s.media[0]!.codecs.length, 5000);
+  assert.ok(performance.now() - t < 1000);
 });

@@ -113,7 +113,13 @@ Deno.test("registrations() reports a 403 as not registered and a zero expiry as 
     payload: sipText({ start, headers }),
   });
   const forbidden = messagesOf([
-    spec(1, "10.0.0.7", "10.0.0.9", "REGISTER sip:example.com SIP/2.0", base(1, ["Contact: <sip:carol@10.0.0.7>", "Expires: 600"])),
+    spec(
+      1,
+      "10.0.0.7",
+      "10.0.0.9",
+      "REGISTER sip:example.com SIP/2.0",
+      base(1, ["Contact: <sip:carol@10.0.0.7>", "Expires: 600"]),
+    ),
     spec(2, "10.0.0.9", "10.0.0.7", "SIP/2.0 403 Forbidden", base(1, [])),
   ]);
   const r = registrations(forbidden)[0]!;
@@ -122,9 +128,21 @@ Deno.test("registrations() reports a 403 as not registered and a zero expiry as 
   assert.equal(r.challenged, false);
   assert.equal(r.requestedExpires, 600);
   const unreg = messagesOf([
-    spec(1, "10.0.0.7", "10.0.0.9", "REGISTER sip:example.com SIP/2.0", base(1, ["Contact: <sip:carol@10.0.0.7>;expires=600"])),
+    spec(
+      1,
+      "10.0.0.7",
+      "10.0.0.9",
+      "REGISTER sip:example.com SIP/2.0",
+      base(1, ["Contact: <sip:carol@10.0.0.7>;expires=600"]),
+    ),
     spec(2, "10.0.0.9", "10.0.0.7", "SIP/2.0 200 OK", base(1, ["Contact: <sip:carol@10.0.0.7>;expires=600"])),
-    spec(3, "10.0.0.7", "10.0.0.9", "REGISTER sip:example.com SIP/2.0", base(2, ["Contact: *", "Expires: 0"])),
+    spec(
+      3,
+      "10.0.0.7",
+      "10.0.0.9",
+      "REGISTER sip:example.com SIP/2.0",
+      base(2, ["Contact: *", "Expires: 0"]),
+    ),
     spec(4, "10.0.0.9", "10.0.0.7", "SIP/2.0 200 OK", base(2, [])),
   ]);
   const u = registrations(unreg)[0]!;

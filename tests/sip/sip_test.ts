@@ -16,7 +16,14 @@ import {
 const enc = new TextEncoder();
 
 function parse(text: string): SipMessage {
-  const r = parseSipMessage(enc.encode(text), { frame: 7, ts: 12.5, src: "10.0.0.1", sport: 5060, dst: "10.0.0.2", dport: 5080 });
+  const r = parseSipMessage(enc.encode(text), {
+    frame: 7,
+    ts: 12.5,
+    src: "10.0.0.1",
+    sport: 5060,
+    dst: "10.0.0.2",
+    dport: 5080,
+  });
   if (!r.ok) throw new Error(`unexpected skip: ${r.reason}`);
   return r.message;
 }
@@ -65,7 +72,9 @@ Deno.test("parseSipMessage() parses a request: start line, dialog headers, body 
 });
 
 Deno.test("parseSipMessage() parses a response and takes its method from CSeq", () => {
-  const m = parse("SIP/2.0 180 Ringing\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\n\r\n");
+  const m = parse(
+    "SIP/2.0 180 Ringing\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\n\r\n",
+  );
   assert.equal(m.kind, "response");
   assert.equal(m.status, 180);
   assert.equal(m.reason, "Ringing");
@@ -88,10 +97,15 @@ Deno.test("parseSipMessage() expands compact header forms and matches names case
   assert.equal(m.contact[0]?.uri, "sip:a@10.0.0.1");
   assert.equal(m.contentType, "text/plain");
   assert.equal(m.contentLength, 5);
-  for (const [name, value] of [["supported", "path"], ["subject", "hi"], ["content-encoding", "gzip"], ["event", "presence"], [
-    "allow-events",
-    "dialog",
-  ]]) {
+  for (
+    const [name, value] of [["supported", "path"], ["subject", "hi"], ["content-encoding", "gzip"], [
+      "event",
+      "presence",
+    ], [
+      "allow-events",
+      "dialog",
+    ]]
+  ) {
     assert.equal(header(m, name!), value);
   }
   assert.equal(header(m, "I"), "compact-id");
@@ -123,12 +137,16 @@ Deno.test("parseSipMessage() keeps repeated headers and splits comma lists outsi
 });
 
 Deno.test("parseSipMessage() takes the rest of a datagram as body when Content-Length is absent", () => {
-  const m = parse("MESSAGE sip:b@h SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\n\r\nfree body");
+  const m = parse(
+    "MESSAGE sip:b@h SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\n\r\nfree body",
+  );
   assert.equal(new TextDecoder().decode(m.body), "free body");
 });
 
 Deno.test("parseSipMessage() accepts bare LF line ends", () => {
-  const m = parse("BYE sip:b@h SIP/2.0\nCall-ID: lf\nCSeq: 3 BYE\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>;tag=2\nContent-Length: 0\n\n");
+  const m = parse(
+    "BYE sip:b@h SIP/2.0\nCall-ID: lf\nCSeq: 3 BYE\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>;tag=2\nContent-Length: 0\n\n",
+  );
   assert.equal(m.method, "BYE");
   assert.equal(m.callId, "lf");
 });
@@ -138,8 +156,14 @@ Deno.test("parseSipMessage() skips unusable messages with a reason instead of th
     ["HTTP/1.1 200 OK\r\n\r\n", /no SIP start line/],
     ["INVITE  SIP/2.0\r\nCall-ID: x\r\n\r\n", /invalid start line/],
     ["SIP/2.0 999 Nope\r\nCall-ID: x\r\n\r\n", /out of range/],
-    ["INVITE sip:a@b SIP/2.0\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\n\r\n", /missing Call-ID/],
-    ["INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\nCSeq: one INVITE\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\n\r\n", /CSeq/],
+    [
+      "INVITE sip:a@b SIP/2.0\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\n\r\n",
+      /missing Call-ID/,
+    ],
+    [
+      "INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\nCSeq: one INVITE\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\n\r\n",
+      /CSeq/,
+    ],
     ["INVITE sip:a@b SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nTo: <sip:b@h>\r\n\r\n", /missing From or To/],
     ["", /no SIP start line/],
   ];
@@ -152,15 +176,21 @@ Deno.test("parseSipMessage() skips unusable messages with a reason instead of th
 
 Deno.test("sipStart() recognises SIP start lines cheaply and says when it cannot tell yet", () => {
   const b = (s: string) => enc.encode(s);
-  assert.equal(sipStart(b("SIP/2.0 200 OK\r\n"), 0, 16), 1);
-  assert.equal(sipStart(b("INVITE sip:a@b SIP/2.0\r\n"), 0, 24), 1);
-  assert.equal(sipStart(b("GET / HTTP/1.1\r\n"), 0, 16), 0);
-  assert.equal(sipStart(b("\x80\x00rtp"), 0, 5), 0);
-  assert.equal(sipStart(b("INVITE sip:a@b SIP/2"), 0, 20), -1);
+  assert.equal(sipStart(b("SIP/2.0 200 OK\r\n")), 1);
+  assert.equal(sipStart(b("INVITE sip:a@b SIP/2.0\r\n")), 1);
+  assert.equal(sipStart(b("\r\nINVITE sip:a@b SIP/2.0\r\n"), 2), 1);
+  assert.equal(sipStart(b("GET / HTTP/1.1\r\n")), 0);
+  assert.equal(sipStart(b("\x80\x00rtp")), 0);
+  assert.equal(sipStart(b("INVITE sip:a@b SIP/2")), -1);
 });
 
 Deno.test("parseNameAddr() handles name-addr and addr-spec forms", () => {
-  assert.deepEqual(parseNameAddr("sip:a@h;tag=5"), { display: "", uri: "sip:a@h", tag: "5", params: { tag: "5" } });
+  assert.deepEqual(parseNameAddr("sip:a@h;tag=5"), {
+    display: "",
+    uri: "sip:a@h",
+    tag: "5",
+    params: { tag: "5" },
+  });
   assert.deepEqual(parseNameAddr('"A <x>" <sip:a@h;lr>;tag=6;x'), {
     display: "A <x>",
     uri: "sip:a@h;lr",
@@ -187,6 +217,26 @@ Deno.test("helpers: splitList, aorOf, endpoint, messageLabel, hasSdp", () => {
   const m = parse(INVITE);
   assert.equal(messageLabel(m), "INVITE (SDP)");
   assert.ok(hasSdp(m));
-  const r = parse("SIP/2.0 486 Busy Here\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\n\r\n");
+  const r = parse(
+    "SIP/2.0 486 Busy Here\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\n\r\n",
+  );
   assert.equal(messageLabel(r), "486 Busy Here");
+});
+
+Deno.test("JSON.stringify() of a message includes the lazily parsed headers, addresses and body text", () => {
+  const json = JSON.parse(JSON.stringify(parse(INVITE)));
+  assert.equal(json.callId, "a84b4c76e66710@pc33.atlanta.example.com");
+  assert.equal(json.from.tag, "1928301774");
+  assert.equal(json.via[0].branch, "z9hG4bK776asdhds");
+  assert.deepEqual(json.headers["max-forwards"], ["70"]);
+  assert.equal(json.body, "v=0\r");
+  assert.equal(json.cseq.num, 314159);
+});
+
+Deno.test("parseSipMessage() stays linear on hostile input (60 KB of colon-less lines)", () => {
+  const hostile = "INVITE sip:a@b SIP/2.0\r\n" + "x\r\n".repeat(20_000) + "Call-ID: late\r\n\r\n";
+  const bytes = enc.encode(hostile);
+  const t = performance.now();
+  for (let i = 0; i < 10; i++) parseSipMessage(bytes);
+  assert.ok(performance.now() - t < 500, `took ${performance.now() - t} ms`);
 });

@@ -36,7 +36,11 @@ const M2 = sipText({
   start: "SIP/2.0 200 OK",
   headers: ["i: two", "CSeq: 1 OPTIONS", "f: <sip:a@x>;tag=1", "t: <sip:b@x>;tag=2"],
 });
-const M3 = sipText({ start: "MESSAGE sip:b@x SIP/2.0", headers: ["Call-ID: three", "CSeq: 2 MESSAGE"], body: "hi" });
+const M3 = sipText({
+  start: "MESSAGE sip:b@x SIP/2.0",
+  headers: ["Call-ID: three", "CSeq: 2 MESSAGE"],
+  body: "hi",
+});
 
 function run(t: TcpReassembler, packets: Packet[]): string[] {
   const out = packets.flatMap((p) => t.push(p));
@@ -73,7 +77,10 @@ Deno.test("retransmissions and overlapping segments deliver each byte once", () 
   const t = new TcpReassembler();
   const all = M1 + M2;
   const s = (from: number, to: number) => seg(100 + from, all.slice(from, to));
-  assert.deepEqual(run(t, [s(0, 50), s(0, 50), s(30, 120), s(100, all.length), s(100, all.length)]), [M1, M2]);
+  assert.deepEqual(run(t, [s(0, 50), s(0, 50), s(30, 120), s(100, all.length), s(100, all.length)]), [
+    M1,
+    M2,
+  ]);
 });
 
 Deno.test("out-of-order segments are held until the gap fills", () => {
@@ -88,7 +95,11 @@ Deno.test("sequence numbers wrap around 2^32", () => {
   const isn = 0xffffffff - 20;
   const all = M1 + M2;
   assert.deepEqual(
-    run(t, [seg(isn, "", { flags: 0x02 }), seg(isn + 1, all.slice(0, 30)), seg((isn + 31) >>> 0, all.slice(30))]),
+    run(t, [
+      seg(isn, "", { flags: 0x02 }),
+      seg(isn + 1, all.slice(0, 30)),
+      seg((isn + 31) >>> 0, all.slice(30)),
+    ]),
     [M1, M2],
   );
 });
@@ -159,9 +170,24 @@ Deno.test("the two directions of a connection are separate streams", () => {
 
 Deno.test("contentLength() reads long and compact forms, any case, and -1 when absent", () => {
   const h = (s: string) => enc.encode(s);
-  assert.equal(contentLength(h("X: 1\r\nContent-Length: 42\r\n"), 0, 30), 42);
-  assert.equal(contentLength(h("x: 1\r\nCONTENT-LENGTH :  7\r\n"), 0, 30), 7);
-  assert.equal(contentLength(h("l: 9\r\n"), 0, 6), 9);
-  assert.equal(contentLength(h("Call-ID: l\r\n"), 0, 12), -1);
-  assert.equal(contentLength(h("Content-Length: abc\r\n"), 0, 21), -1);
+  assert.equal(contentLength(h("X: 1\r\nContent-Length: 42\r\n")), 42);
+  assert.equal(contentLength(h("x: 1\r\nCONTENT-LENGTH :  7\r\n")), 7);
+  assert.equal(contentLength(h("l: 9\r\n")), 9);
+  assert.equal(contentLength(h("Call-ID: l\r\n")), -1);
+  assert.equal(contentLength(h("Content-Length: abc\r\n")), -1);
+});
+
+Deno.test("a large message arriving one byte per segment is reassembled in linear time", () => {
+  const t = new TcpReassembler({ maxBodyBytes: 1 << 20 });
+  const body = "b".repeat(200_000);
+  const big =
+    sipText({ start: "MESSAGE sip:b@x SIP/2.0", headers: ["Call-ID: big", "CSeq: 1 MESSAGE"], body }) + M1;
+  const bytes = enc.encode(big);
+  const start = performance.now();
+  const out = [];
+  for (let i = 0; i < bytes.length; i++) out.push(...t.push(seg(1 + i, bytes.subarray(i, i + 1))));
+  assert.equal(out.length, 2);
+  assert.equal(dec.decode(out[0]!.payload).length, big.length - M1.length);
+  assert.equal(dec.decode(out[1]!.payload), M1, "earlier output is not overwritten by later appends");
+  assert.ok(performance.now() - start < 3000, `took ${performance.now() - start} ms`);
 });
