@@ -14,6 +14,8 @@ command -v dash >/dev/null 2>&1 || need+=(dash)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v tcpdump >/dev/null 2>&1 || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 command -v scp >/dev/null 2>&1 || need+=(openssh-client)
+# Two instances behind a real nginx (tests/nginx_test.ts).
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 # Real SIP traffic for the VoIP tests.
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need+=(kamailio)
 command -v sipsak >/dev/null 2>&1 || need+=(sipsak)
@@ -32,6 +34,8 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
 mkdir -p /run/sshd 2>/dev/null || true
+# Debian's nginx package starts a daemon on port 80 where an init system runs; the tests start their own.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 
 # The MCP Inspector CLI, pinned, for tests/transport/inspector_test.ts.
 if [ ! -x "$here/tools/node_modules/.bin/mcp-inspector" ]; then

@@ -48,7 +48,9 @@ const connect = defineTool({
     host_key: hostKeySchema.describe("Host-key verification result"),
     banner: z.string().describe("Server identification string"),
   }),
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  // Read-only: it changes nothing on the host (only the server's own connection state), and a
+  // -read-only server must still be able to reach hosts.
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   handler: async (args, ctx) => {
     const outcome = await ctx.connections.connect({
       host: args.host,
@@ -86,7 +88,7 @@ const disconnect = defineTool({
     all: z.boolean().optional().describe("Close every connection of this session"),
   }),
   output: z.object({ closed: z.array(z.string()).describe("Aliases that were closed") }),
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, ctx) => {
     let closed: string[];
     if (args.all) closed = await ctx.connections.disconnectAll();
