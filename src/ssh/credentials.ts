@@ -27,6 +27,10 @@ export interface CredentialRequest {
   privateKeyPath?: string;
   /** Passphrase of that key (or of default keys). */
   passphrase?: string;
+  /** IdentityFile entries from ~/.ssh/config, tried after the explicit key. */
+  identityFiles?: readonly string[];
+  /** IdentitiesOnly: offer only the explicit and configured keys (no agent, identity or default keys). */
+  identitiesOnly?: boolean;
 }
 
 /** File name of the server's identity key inside the data dir. */
@@ -114,12 +118,26 @@ export async function authMethods(
     }
     methods.push({ type: "publickey", label: request.privateKeyPath, key, passphrase: request.passphrase });
   }
-  const identity = await readIfExists(`${sources.dataDir}/${IDENTITY_KEY_FILE}`);
+  for (const file of request.identityFiles ?? []) {
+    let path: string;
+    try {
+      path = await resolveKeyPath(file, sources);
+    } catch {
+      continue; // missing, or outside the allowed directories: skipped like ssh skips missing keys
+    }
+    const key = await readIfExists(path);
+    if (key === undefined) continue;
+    if (checkPrivateKey(key) === undefined) methods.push({ type: "publickey", label: file, key });
+    else if (request.passphrase !== undefined && checkPrivateKey(key, request.passphrase) === undefined) {
+      methods.push({ type: "publickey", label: file, key, passphrase: request.passphrase });
+    }
+  }
+  const identity = request.identitiesOnly ? undefined : await readIfExists(`${sources.dataDir}/${IDENTITY_KEY_FILE}`);
   if (identity !== undefined && checkPrivateKey(identity) === undefined) {
     methods.push({ type: "publickey", label: "server identity", key: identity });
   }
-  if (sources.agentSocket) methods.push({ type: "agent", socket: sources.agentSocket });
-  if (sources.sshDir !== undefined) {
+  if (sources.agentSocket && !request.identitiesOnly) methods.push({ type: "agent", socket: sources.agentSocket });
+  if (sources.sshDir !== undefined && !request.identitiesOnly) {
     for (const name of DEFAULT_KEYS) {
       const key = await readIfExists(`${sources.sshDir}/${name}`);
       if (key === undefined) continue;

@@ -76,7 +76,7 @@ interface RawSftp {
   symlink(target: string, linkPath: string, cb: Callback<void>): void;
   ext_openssh_rename(from: string, to: string, cb: Callback<void>): void;
   ext_openssh_fsync(handle: Buffer, cb: Callback<void>): void;
-  ext_openssh_statvfs(path: string, cb: Callback<{ bavail: number; frsize: number }>): void;
+  ext_openssh_statvfs(path: string, cb: Callback<{ f_bavail: number; f_frsize: number }>): void;
   once(event: "close" | "end", listener: () => void): void;
   on(event: "error", listener: () => void): void;
   _extensions?: Record<string, string>;
@@ -160,6 +160,10 @@ export interface DirListing {
 
 /** Options of {@link Sftp.readEach}. */
 export interface ReadEachOptions {
+  /** First byte to read (default 0). */
+  start?: number;
+  /** Byte after the last one to read (default: the size at open). */
+  end?: number;
   /** Refuse files larger than this many bytes (checked before reading). */
   maxBytes?: number;
   /** Aborts the read. */
@@ -170,10 +174,12 @@ export interface ReadEachOptions {
 export interface ReadSummary {
   /** Metadata of the file when it was opened. */
   stat: FileStat;
-  /** Bytes read (the whole file). */
+  /** Bytes read. */
   size: number;
-  /** Hex sha256 of those bytes. */
+  /** Hex sha256 of the bytes read. */
   sha256: string;
+  /** True when the whole file was read, so `sha256` is the file's. */
+  complete: boolean;
 }
 
 /** Options of {@link Sftp.atomicWrite}. */
@@ -393,7 +399,9 @@ function randomHex(bytes: number): string {
 /** `.<name>.mcp-<random>.tmp` next to `path`; the name is cut so the result fits NAME_MAX (255). */
 function tempPathFor(path: string): string {
   const dir = posix.dirname(path);
-  const base = posix.basename(path).slice(0, 200);
+  let base = posix.basename(path);
+  const bytes = new TextEncoder().encode(base);
+  if (bytes.length > 200) base = new TextDecoder().decode(bytes.subarray(0, 200)).replace(/\uFFFD+$/, "");
   return posix.join(dir, `.${base}.mcp-${randomHex(12)}.tmp`);
 }
 
@@ -554,7 +562,9 @@ export class Sftp {
 
   /** Creates `path` and its missing parents (like `mkdir -p`). */
   async mkdirs(path: string, mode = 0o755): Promise<void> {
-    const absolute = await this.realpath(path);
+    const p = expandHome(path);
+    // Not realpath: it fails when more than the last component is missing.
+    const absolute = posix.isAbsolute(p) ? posix.normalize(p) : posix.join(await this.realpath("."), p);
     const missing: string[] = [];
     for (let dir = absolute; dir !== "/" && dir !== "."; dir = posix.dirname(dir)) {
       const stat = await this.#statIfExists(dir);
@@ -669,13 +679,13 @@ export class Sftp {
   }
 
   /**
-   * Streams a whole file through sha256, handing each chunk to `onChunk` (valid only during the
-   * call). Files are read up to the size seen at open; files that report size 0 (such as /proc
-   * files) are read to EOF.
+   * Streams a file (or `[start, end)` of it) through sha256, handing each chunk to `onChunk`; the
+   * chunk is valid only during the call, and returning `false` stops the read. Files are read up to
+   * the size seen at open; files that report size 0 (such as /proc files) are read to EOF.
    */
   async readEach(
     path: string,
-    onChunk: (chunk: Buffer, position: number) => void,
+    onChunk: (chunk: Buffer, position: number, stat: FileStat) => boolean | void,
     options: ReadEachOptions = {},
   ): Promise<ReadSummary> {
     const p = expandHome(path);
@@ -694,26 +704,33 @@ export class Sftp {
         { hint: "Use `read` with offset/limit for a window, or `run` with a command for large files." },
       );
     }
+    const start = options.start ?? 0;
+    const end = options.end ?? (stat.size > 0 ? stat.size : undefined);
     const handle = await this.#open(p, "r");
     const hash = createHash("sha256");
-    let size = 0;
+    let position = start;
+    let stopped = false;
     try {
-      for await (
-        const chunk of this.#chunks(handle, path, 0, stat.size > 0 ? stat.size : undefined, options.signal)
-      ) {
+      for await (const chunk of this.#chunks(handle, path, start, end, options.signal)) {
         hash.update(chunk);
-        onChunk(chunk, size);
-        size += chunk.length;
-        if (options.maxBytes !== undefined && size > options.maxBytes) {
+        if (onChunk(chunk, position, stat) === false) stopped = true;
+        position += chunk.length;
+        if (options.maxBytes !== undefined && position > options.maxBytes) {
           throw new ToolError(
             `Cannot read "${path}": it grew past ${options.maxBytes} bytes while being read`,
           );
         }
+        if (stopped) break;
       }
     } finally {
       await this.#closeHandle(handle);
     }
-    return { stat, size, sha256: hash.digest("hex") };
+    return {
+      stat,
+      size: position - start,
+      sha256: hash.digest("hex"),
+      complete: start === 0 && !stopped && options.end === undefined,
+    };
   }
 
   /** Hex sha256 of a file's content. */
@@ -783,14 +800,20 @@ export class Sftp {
     const temp = tempPathFor(target.path);
     let handle: Buffer | undefined;
     try {
-      handle = await this.#open(temp, "wx", { mode: 0o600 });
+      // Exclusive create, private until complete; the message names the directory, not the temp name.
+      handle = await this.#call<Buffer>(
+        "create a file in",
+        dir,
+        (cb) => this.#raw.open(temp, "wx", { mode: 0o600 }, cb),
+      );
       const source = content instanceof Uint8Array ? sliced(content, this.writeChunk) : content;
-      const { size, sha256 } = await this.#writeAll(handle, temp, source, options);
+      // Failures below name the file being written; the temp file is an implementation detail.
+      const { size, sha256 } = await this.#writeAll(handle, path, source, options);
       if (this.hasExtension("fsync@openssh.com")) {
         const h = handle;
-        await this.#call<void>("fsync", temp, (cb) => this.#raw.ext_openssh_fsync(h, cb));
+        await this.#call<void>("fsync", path, (cb) => this.#raw.ext_openssh_fsync(h, cb));
       }
-      const written = toStat(await this.#call<RawAttrs>("stat", temp, (cb) => this.#raw.fstat(handle!, cb)));
+      const written = toStat(await this.#call<RawAttrs>("stat", path, (cb) => this.#raw.fstat(handle!, cb)));
       if (written.size !== size) {
         throw new ToolError(`Cannot write "${path}": ${written.size} bytes arrived of ${size} sent`);
       }
@@ -799,7 +822,7 @@ export class Sftp {
       if (existing !== undefined && options.preserveOwner !== false) {
         if (existing.uid !== uid || existing.gid !== gid) {
           // Owner first: chown clears setuid/setgid, so the mode is applied after it.
-          ({ uid, gid } = await this.#chown(handle, temp, existing, written));
+          ({ uid, gid } = await this.#chown(handle, path, existing, written));
         }
         ownerPreserved = uid === existing.uid && gid === existing.gid;
       }
@@ -807,7 +830,7 @@ export class Sftp {
       const times = options.times;
       await this.#call<void>(
         "set the mode of",
-        temp,
+        path,
         (cb) =>
           this.#raw.fsetstat(
             handle!,
@@ -817,7 +840,7 @@ export class Sftp {
       );
       const closing = handle;
       handle = undefined;
-      await this.#call<void>("close", temp, (cb) => this.#raw.close(closing, cb));
+      await this.#call<void>("close", path, (cb) => this.#raw.close(closing, cb));
       if (options.expectedSha256 !== undefined) {
         const now = await this.sha256(target.path, options.signal);
         if (now !== options.expectedSha256.toLowerCase()) {
@@ -845,10 +868,10 @@ export class Sftp {
         ownerPreserved,
       };
     } catch (error) {
-      if (handle !== undefined) await this.#closeHandle(handle);
-      const left = await this.#removeTemp(temp, options.reopen);
+      // Explain before cleaning up: removing the temp file frees the space that shows a full disk.
       const mapped = await this.#explainWriteFailure(sftpError("write", path, error), dir);
-      if (left) {
+      if (handle !== undefined) await this.#closeHandle(handle);
+      if (await this.#removeTemp(temp, options.reopen)) {
         mapped.message +=
           ` (the temporary file "${temp}" could not be removed: delete it once the host is reachable)`;
       }
@@ -858,12 +881,12 @@ export class Sftp {
 
   async #chown(
     handle: Buffer,
-    temp: string,
+    path: string,
     want: FileStat,
     have: FileStat,
   ): Promise<{ uid: number; gid: number }> {
     const set = (attrs: SetAttrs) =>
-      this.#call<void>("change the owner of", temp, (cb) => this.#raw.fsetstat(handle, attrs, cb));
+      this.#call<void>("change the owner of", path, (cb) => this.#raw.fsetstat(handle, attrs, cb));
     try {
       await set({ uid: want.uid, gid: want.gid });
       return { uid: want.uid, gid: want.gid };
@@ -942,12 +965,12 @@ export class Sftp {
     const cause = (error.cause as RawError | undefined)?.code;
     if (cause !== STATUS.FAILURE || !this.#alive || !this.hasExtension("statvfs@openssh.com")) return error;
     try {
-      const fs = await this.#call<{ bavail: number; frsize: number }>(
+      const fs = await this.#call<{ f_bavail: number; f_frsize: number }>(
         "check free space of",
         dir,
         (cb) => this.#raw.ext_openssh_statvfs(dir, cb),
       );
-      if (fs.bavail * fs.frsize < 1024 * 1024) {
+      if (fs.f_bavail * fs.f_frsize < 1024 * 1024) {
         return new ToolError(`${error.message.replace(/: the server reported.*$/, "")}: the disk is full`, {
           cause: error,
           hint: "Free space on that file system (find large files with `run` du/df), then retry.",
@@ -1039,7 +1062,7 @@ export async function copy(
 
   const copyFile = async (srcPath: string, destPath: string, stat: FileStat): Promise<string> => {
     const stream = await src.openStream(srcPath, options.signal);
-    let before = copied;
+    let counted = 0; // this file's bytes already in `copied` (files copy concurrently)
     try {
       const result = await dst.atomicWrite(destPath, stream.chunks, {
         mode: stat.mode,
@@ -1048,7 +1071,8 @@ export async function copy(
         signal: options.signal,
         reopen: options.reopenDest,
         onProgress: (bytes) => {
-          copied = before + bytes;
+          copied += bytes - counted;
+          counted = bytes;
           progress(srcPath);
         },
       });
@@ -1058,8 +1082,8 @@ export async function copy(
           { hint: "Retry when the file is no longer being written." },
         );
       }
-      copied = before + result.size;
-      before = copied;
+      copied += result.size - counted;
+      counted = result.size;
       outcome.bytes += result.size;
       outcome.files++;
       return result.sha256;

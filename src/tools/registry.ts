@@ -4,13 +4,14 @@
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import { CORE } from "./core.ts";
+import { FILES } from "./files.ts";
 import { MONITORING } from "./monitoring.ts";
 import { NETWORK } from "./network.ts";
 import type { ToolDefinition, Toolset, ToolsetName } from "./define.ts";
 import { type MiddlewareOptions, wrapTool } from "./middleware.ts";
 
 /** Every toolset, in the seed's order. Toolsets not yet built are absent. */
-export const TOOLSETS: readonly Toolset[] = [CORE, MONITORING, NETWORK];
+export const TOOLSETS: readonly Toolset[] = [CORE, FILES, MONITORING, NETWORK];
 
 /** Options of {@link selectTools}. */
 export interface SelectOptions {
