@@ -68,13 +68,16 @@ const ALGORITHMS: ConnectConfig["algorithms"] = {
     "rsa-sha2-512",
     "rsa-sha2-256",
   ],
+  // CTR + an ETM MAC first: Deno's AES-GCM is CPU-bound at ~220 MiB/s, CTR+HMAC measured faster for
+  // SFTP. chacha20 would be faster still, but ssh2 corrupts packets queued during a rekey, and OpenSSH
+  // rekeys chacha20 every 1 GiB (GCM/CTR: 64 GiB).
   cipher: [
+    "aes128-ctr",
+    "aes256-ctr",
     "aes128-gcm@openssh.com",
     "aes256-gcm@openssh.com",
     "chacha20-poly1305@openssh.com",
-    "aes128-ctr",
     "aes192-ctr",
-    "aes256-ctr",
   ],
   hmac: ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512"],
   compress: ["none"],
