@@ -46,3 +46,20 @@ if [ ! -x "$here/tools/node_modules/.bin/mcp-inspector" ]; then
     echo "setup: npm not found; the Inspector tests will skip (or fail under CI=true)" >&2
   fi
 fi
+
+# --- docker and database tests (tests/tools/docker_test.ts, tests/tools/db_test.ts) ---------------
+# podman behind the docker CLI (no Docker engine on these machines) and the busybox, PostgreSQL and
+# MariaDB test images, built from Debian packages. Costs two docker calls when all is in place; the
+# scripts are idempotent. Not fatal: without containers those tests skip (and fail under CI=true).
+if [ "$(id -u)" = 0 ]; then
+  if ! docker info >/dev/null 2>&1 ||
+    ! docker image inspect localhost/busybox:test localhost/postgres:test >/dev/null 2>&1; then
+    echo "setup: starting podman behind the docker CLI and building the test images" >&2
+    WITH_PG=1 sh "$here/../tests/_helpers/podman_docker_setup.sh" >&2 ||
+      echo "setup: podman setup failed; the docker/db tests will skip (or fail under CI=true)" >&2
+  fi
+  if ! docker image inspect localhost/mariadb:test >/dev/null 2>&1; then
+    sh "$here/../tests/_helpers/mariadb_image.sh" >&2 ||
+      echo "setup: MariaDB image build failed; the db tests will skip (or fail under CI=true)" >&2
+  fi
+fi

@@ -4,6 +4,8 @@
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import { CORE } from "./core.ts";
+import { DB } from "./db.ts";
+import { DOCKER } from "./docker.ts";
 import { FILES } from "./files.ts";
 import { MONITORING } from "./monitoring.ts";
 import { NETWORK } from "./network.ts";
@@ -11,7 +13,7 @@ import type { ToolDefinition, Toolset, ToolsetName } from "./define.ts";
 import { type MiddlewareOptions, wrapTool } from "./middleware.ts";
 
 /** Every toolset, in the seed's order. Toolsets not yet built are absent. */
-export const TOOLSETS: readonly Toolset[] = [CORE, FILES, MONITORING, NETWORK];
+export const TOOLSETS: readonly Toolset[] = [CORE, FILES, DOCKER, MONITORING, DB, NETWORK];
 
 /** Options of {@link selectTools}. */
 export interface SelectOptions {
