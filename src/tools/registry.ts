@@ -9,11 +9,12 @@ import { DOCKER } from "./docker.ts";
 import { FILES } from "./files.ts";
 import { MONITORING } from "./monitoring.ts";
 import { NETWORK } from "./network.ts";
+import { VOIP } from "./voip.ts";
 import type { ToolDefinition, Toolset, ToolsetName } from "./define.ts";
 import { type MiddlewareOptions, wrapTool } from "./middleware.ts";
 
 /** Every toolset, in the seed's order. Toolsets not yet built are absent. */
-export const TOOLSETS: readonly Toolset[] = [CORE, FILES, DOCKER, MONITORING, DB, NETWORK];
+export const TOOLSETS: readonly Toolset[] = [CORE, FILES, DOCKER, MONITORING, DB, NETWORK, VOIP];
 
 /** Options of {@link selectTools}. */
 export interface SelectOptions {
