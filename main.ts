@@ -118,16 +118,22 @@ async function main(): Promise<number> {
 
   if (config.mode === "stdio") {
     log.info("ssh-mcp {version} serving MCP on stdio", { version: VERSION });
-    await Promise.race([
+    const why = await Promise.race([
       runStdio({
         pool,
         server,
         global: config.global,
         onError: (e) => log.debug("stdio: {e}", { e: e.message }),
       }),
-      new Promise((resolve) => shutdown.signal.addEventListener("abort", resolve, { once: true })),
+      new Promise((resolve) =>
+        shutdown.signal.addEventListener("abort", () => resolve("signal"), { once: true })
+      ),
     ]);
     await closeAll();
+    if (why === "transport-closed") {
+      log.error("stdio input held a message over 8 MiB (or was not JSON-RPC framing); closed the connection");
+      return 1;
+    }
     return 0;
   }
 

@@ -25,14 +25,24 @@ export interface StdioOptions {
 /** The SDK's stdio transport, telling us when it closes itself (e.g. after an oversized line). */
 class ObservedStdioTransport extends StdioServerTransport {
   readonly closedByTransport: Promise<void>;
+  /** The transport closed itself while reading data (an oversized message), not at end of input. */
+  overflowed = false;
+  #closing = false;
   #resolve!: () => void;
 
   constructor() {
     super(undefined, undefined, { maxBufferSize: MAX_STDIO_LINE });
     this.closedByTransport = new Promise((resolve) => this.#resolve = resolve);
+    const onData = this._ondata;
+    // The SDK closes synchronously from its data handler when a message exceeds the buffer.
+    this._ondata = (chunk) => {
+      onData(chunk);
+      if (this.#closing) this.overflowed = true;
+    };
   }
 
   override async close(): Promise<void> {
+    this.#closing = true;
     await super.close();
     this.#resolve();
   }
@@ -63,5 +73,5 @@ export async function runStdio(options: StdioOptions): Promise<"eof" | "transpor
     transport.closedByTransport.then(() => "transport-closed" as const),
   ]);
   await handle.close();
-  return why;
+  return transport.overflowed ? "transport-closed" : why;
 }
