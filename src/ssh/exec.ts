@@ -93,6 +93,28 @@ export function buildScript(
 }
 
 /**
+ * Kills a remote process group out of band, on a priority channel: TERM first (sudo relays it to its
+ * child), KILL shortly after for whatever ignored it. No `kill -0` polling (orphaned zombies keep a
+ * group "alive" until init reaps them) and no `--` (dash's kill rejects it before a negative pid).
+ * Never throws: a connection that is going away has nothing left to kill with.
+ */
+export async function killProcessGroup(connection: SshConnection, pgid: number): Promise<void> {
+  if (!Number.isInteger(pgid) || pgid <= 1) throw new RangeError(`Cannot kill process group ${pgid}`);
+  const script =
+    sh`kill -TERM -${pgid} 2>/dev/null; sleep 0.2 2>/dev/null || sleep 1; kill -KILL -${pgid} 2>/dev/null; true`;
+  try {
+    if (!connection.alive) return;
+    const killer = await connection.exec(script.text, { priority: true });
+    killer.stdin.end();
+    killer.stdout.resume();
+    killer.stderr.resume();
+    await killer.done;
+  } catch {
+    // The connection is going away.
+  }
+}
+
+/**
  * Runs a command on a new exec channel.
  *
  * @example
@@ -213,22 +235,9 @@ class Run {
   }
 
   async #killGroup(): Promise<void> {
-    const pid = this.#pid as number;
-    // TERM first (sudo relays it to its child), KILL shortly after for whatever ignored it. No
-    // `kill -0` polling: orphaned zombies keep a group "alive" until init reaps them.
-    const script =
-      sh`kill -TERM -- -${pid} 2>/dev/null; sleep 0.2 2>/dev/null || sleep 1; kill -KILL -- -${pid} 2>/dev/null; true`;
     const grace = setTimeout(() => this.#process.close(), KILL_GRACE_MS);
     try {
-      if (this.#connection.alive) {
-        const killer = await this.#connection.exec(script.text, { priority: true });
-        killer.stdin.end();
-        killer.stdout.resume();
-        killer.stderr.resume();
-        await killer.done;
-      }
-    } catch {
-      // The connection is going away; closing the channel is all that is left.
+      await killProcessGroup(this.#connection, this.#pid as number);
     } finally {
       clearTimeout(grace);
       this.#process.close();

@@ -9,8 +9,9 @@ import { SshError, UnknownConnectionError } from "../errors.ts";
 import { type AuthMethod, openConnection, type OpenOptions } from "./client.ts";
 import type { SshConnection } from "./connection.ts";
 import { authMethods, type CredentialSources } from "./credentials.ts";
-import { type ExecRequest, type ExecResult, execute } from "./exec.ts";
+import type { ExecRequest, ExecResult } from "./exec.ts";
 import type { HostKeyVerdict, PreferredHostKeyAlgorithms, VerifyHostKey } from "./host_verifier.ts";
+import { ShellPool } from "./shell_session.ts";
 
 /** Arguments of a connect. Secrets stay in memory only for reconnects. */
 export interface ConnectSpec {
@@ -125,6 +126,8 @@ export class ConnectionManager implements AsyncDisposable {
   #connections = new Map<string, Managed>();
   #mostRecent: string | undefined;
   #disposed = false;
+  // Warm shells per live connection (shell_session.ts); they end with their connection.
+  #shells = new WeakMap<SshConnection, ShellPool>();
 
   /** Creates an empty manager. */
   constructor(options: ManagerOptions) {
@@ -193,12 +196,22 @@ export class ConnectionManager implements AsyncDisposable {
   async exec(alias: string | undefined, request: ExecRequest): Promise<ExecResult & { alias: string }> {
     let { alias: name, connection } = await this.get(alias, request.signal);
     try {
-      return { ...(await execute(connection, request)), alias: name };
+      return { ...(await this.#shellsOf(connection).execute(request)), alias: name };
     } catch (error) {
       if (!(error instanceof SshError) || error.code !== "connection_lost") throw error;
       ({ alias: name, connection } = await this.get(name, request.signal));
-      return { ...(await execute(connection, request)), alias: name };
+      return { ...(await this.#shellsOf(connection).execute(request)), alias: name };
     }
+  }
+
+  /** The warm-shell pool of a connection (commands fall back to exec channels where shells cannot run). */
+  #shellsOf(connection: SshConnection): ShellPool {
+    let pool = this.#shells.get(connection);
+    if (pool === undefined) {
+      pool = new ShellPool(connection);
+      this.#shells.set(connection, pool);
+    }
+    return pool;
   }
 
   /** Closes one connection (and everything tunnelled through it). */

@@ -219,3 +219,19 @@ Deno.test("info reports the remote system", async () => {
   assert.equal(info.hostname, Deno.hostname());
   assert.ok((info.memory_total_bytes as number) > 0);
 });
+
+Deno.test("the timeout kills the process group for a dash login shell on the exec-channel path too", async () => {
+  await using sshd = await startSshd();
+  await using server = await startHttpServer();
+  await using client = await httpClient(server, "legacy");
+  await call(client, "connect", passwordLogin(sshd, "mcpnopw"));
+  // A NUL byte in stdin sends the command down the exec-channel path (warm shells take text only).
+  const result = await client.callTool({
+    name: "run",
+    arguments: { command: "cat >/dev/null; sleep 4714.1 & sleep 4714.1", stdin: "a\u0000b", timeout: 1 },
+  });
+  const data = result.structuredContent as unknown as Exec & { executor: string };
+  assert.equal(data.executor, "exec");
+  assert.equal(data.timed_out, true);
+  assert.deepEqual(await waitNoSurvivors("sleep 4714.1"), []);
+});
