@@ -79,6 +79,7 @@ async function main(): Promise<number> {
         verifyHostKey,
         preferredHostKeyAlgorithms: preferredAlgorithms(knownHosts),
         credentials: { sshDir, dataDir: config.dataDir, agentSocket: env.SSH_AUTH_SOCK },
+        sshConfig: env.HOME ? { path: `${env.HOME}/.ssh/config`, home: env.HOME } : undefined,
         connectTimeoutMs: 15_000,
         keepaliveIntervalMs: config.keepaliveIntervalSeconds * 1000,
         keepaliveCountMax: config.keepaliveCountMax,

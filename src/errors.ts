@@ -19,7 +19,8 @@ export type SshErrorCode =
   | "key_unreadable"
   | "sftp_failed"
   | "alias_conflict"
-  | "not_posix_shell";
+  | "not_posix_shell"
+  | "config_invalid";
 
 /** An SSH-level failure with a machine-readable code. */
 export class SshError extends Error {
@@ -106,6 +107,7 @@ const SSH_HINTS: Record<SshErrorCode, string> = {
   sftp_failed: "Check the path and permissions; the SFTP subsystem must be enabled in sshd_config.",
   alias_conflict: "Choose another alias, or `disconnect` the existing one first.",
   not_posix_shell: "The login shell is not POSIX; commands run through exec channels instead.",
+  config_invalid: "Fix ~/.ssh/config, or pass host, username and port explicitly.",
 };
 
 /** The message and recovery hint a model sees for an error. Never includes secrets. */

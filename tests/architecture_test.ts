@@ -45,7 +45,9 @@ Deno.test("layers import downward only; shell/ and sip/ are pure", async () => {
       if (from in RANK && target in RANK && RANK[target]! < RANK[from]!) violations.push(`${file} → ${spec}`);
     }
     const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
-    if ((from === "shell" || from === "sip") && /\bDeno\.[a-z]/.test(code)) violations.push(`${file} uses Deno.*`);
+    if ((from === "shell" || from === "sip") && /\bDeno\.[a-z]/.test(code)) {
+      violations.push(`${file} uses Deno.*`);
+    }
   }
   assert.deepEqual(violations, []);
   assert.ok(LAYERS.length > 0);
@@ -75,7 +77,9 @@ Deno.test("raw() is only called with a string literal or a module constant initi
   const bad: string[] = [];
   for (const file of files) {
     const text = await Deno.readTextFile(file);
-    if (file.endsWith("src/shell/sh.ts") || !/import \{[^}]*\braw\b[^}]*\} from "[./]*shell\/sh\.ts"/.test(text)) continue;
+    if (
+      file.endsWith("src/shell/sh.ts") || !/import \{[^}]*\braw\b[^}]*\} from "[./]*shell\/sh\.ts"/.test(text)
+    ) continue;
     for (const m of text.matchAll(/\braw\(\s*([^)\s][^)]*?)\s*\)/g)) {
       const arg = m[1]!;
       if (/^("[^"]*"|'[^']*'|`[^`$]*`)$/.test(arg)) continue;

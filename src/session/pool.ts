@@ -74,7 +74,7 @@ export class Session implements AsyncDisposable {
       ended = true;
       this.#inFlight--;
       this.#lastUsed = Math.max(this.#lastUsed, now);
-      if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      if (this.#inFlight === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
     };
   }
 

@@ -143,7 +143,9 @@ export function planConnect(request: PlanRequest, location: SshConfigLocation | 
 
 function direct(request: PlanRequest, warnings: string[]): ConnectPlan {
   if (request.username === undefined) {
-    throw new TypeError(`Cannot connect to "${request.host}": pass username (no ~/.ssh/config entry applies)`);
+    throw new TypeError(
+      `Cannot connect to "${request.host}": pass username (no ~/.ssh/config entry applies)`,
+    );
   }
   return {
     hops: [],

@@ -132,11 +132,15 @@ export async function authMethods(
       methods.push({ type: "publickey", label: file, key, passphrase: request.passphrase });
     }
   }
-  const identity = request.identitiesOnly ? undefined : await readIfExists(`${sources.dataDir}/${IDENTITY_KEY_FILE}`);
+  const identity = request.identitiesOnly
+    ? undefined
+    : await readIfExists(`${sources.dataDir}/${IDENTITY_KEY_FILE}`);
   if (identity !== undefined && checkPrivateKey(identity) === undefined) {
     methods.push({ type: "publickey", label: "server identity", key: identity });
   }
-  if (sources.agentSocket && !request.identitiesOnly) methods.push({ type: "agent", socket: sources.agentSocket });
+  if (sources.agentSocket && !request.identitiesOnly) {
+    methods.push({ type: "agent", socket: sources.agentSocket });
+  }
   if (sources.sshDir !== undefined && !request.identitiesOnly) {
     for (const name of DEFAULT_KEYS) {
       const key = await readIfExists(`${sources.sshDir}/${name}`);

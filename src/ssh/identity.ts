@@ -75,7 +75,10 @@ function fromBase64Url(text: string): Uint8Array {
  * key under Deno (1 key in 128 comes out malformed).
  */
 export async function generateEd25519(comment: string): Promise<{ privateKey: string; publicKey: string }> {
-  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]) as CryptoKeyPair;
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
   const jwk = await crypto.subtle.exportKey("jwk", pair.privateKey);
   const pub = fromBase64Url(jwk.x!);
   const seed = fromBase64Url(jwk.d!);
@@ -94,7 +97,9 @@ export async function generateEd25519(comment: string): Promise<{ privateKey: st
     sshString(secret),
   );
   const b64 = btoa(String.fromCharCode(...body)).replace(/.{70}/g, "$&\n");
-  const privateKey = `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64.replace(/\n$/, "")}\n-----END OPENSSH PRIVATE KEY-----\n`;
+  const privateKey = `-----BEGIN OPENSSH PRIVATE KEY-----\n${
+    b64.replace(/\n$/, "")
+  }\n-----END OPENSSH PRIVATE KEY-----\n`;
   const publicKey = `ssh-ed25519 ${btoa(String.fromCharCode(...blob))} ${comment}`;
   return { privateKey, publicKey };
 }

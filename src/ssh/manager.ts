@@ -8,12 +8,18 @@
 import { SshError, UnknownConnectionError } from "../errors.ts";
 import { type AuthMethod, openConnection, type OpenOptions } from "./client.ts";
 import type { SshConnection } from "./connection.ts";
+import { type ConnectPlan, planConnect, SshConfigError, type SshConfigLocation } from "./connect_plan.ts";
 import { authMethods, type CredentialSources } from "./credentials.ts";
 import type { ExecRequest, ExecResult } from "./exec.ts";
 import type { HostKeyVerdict, PreferredHostKeyAlgorithms, VerifyHostKey } from "./host_verifier.ts";
 import { ShellPool } from "./shell_session.ts";
 
-/** Arguments of a connect. Secrets stay in memory only for reconnects. */
+/** What a caller asks `connect` for: like {@link ConnectSpec}, but the user may come from ~/.ssh/config. */
+export type ConnectRequest = Omit<ConnectSpec, "username" | "identityFiles" | "identitiesOnly"> & {
+  username?: string;
+};
+
+/** Arguments of one connection. Secrets stay in memory only for reconnects. */
 export interface ConnectSpec {
   /** Host name or address (as seen from the jump host with `via`). */
   host: string;
@@ -33,6 +39,10 @@ export interface ConnectSpec {
   via?: string;
   /** Password for `sudo -S`. */
   sudoPassword?: string;
+  /** IdentityFile entries (from ~/.ssh/config). */
+  identityFiles?: readonly string[];
+  /** IdentitiesOnly (from ~/.ssh/config). */
+  identitiesOnly?: boolean;
 }
 
 /** What a connect reports. */
@@ -49,6 +59,10 @@ export interface ConnectOutcome {
   hostKey: HostKeyVerdict;
   /** Server identification. */
   banner: string;
+  /** Jump hosts connected (or reused) first, from ~/.ssh/config ProxyJump. */
+  jumps?: string[];
+  /** What ~/.ssh/config resolution ignored or degraded. */
+  warnings?: string[];
 }
 
 /** A connection as listed by the `connections` tool. */
@@ -83,6 +97,8 @@ export interface ManagerOptions {
   keepaliveIntervalMs: number;
   /** Keepalive count. */
   keepaliveCountMax: number;
+  /** ~/.ssh/config to apply to `connect` (absent: none). */
+  sshConfig?: SshConfigLocation;
   /** Opens a connection (the ssh2 client by default). */
   open?: (options: OpenOptions) => Promise<SshConnection>;
 }
@@ -139,11 +155,54 @@ export class ConnectionManager implements AsyncDisposable {
     return this.#connections.size;
   }
 
-  /** Connects (or reuses a connection to the same target under the same alias). */
-  async connect(spec: ConnectSpec, signal?: AbortSignal): Promise<ConnectOutcome> {
+  /**
+   * Connects (or reuses a connection to the same target under the same alias). The host may be a
+   * `Host` alias of ~/.ssh/config: HostName, User, Port, IdentityFile, IdentitiesOnly and ProxyJump
+   * apply (explicit arguments win); each jump host is connected first under its own alias and
+   * verified like any other. Secrets given for the target are never used for a jump host.
+   */
+  async connect(request: ConnectRequest, signal?: AbortSignal): Promise<ConnectOutcome> {
     this.#checkOpen();
-    const port = spec.port ?? 22;
-    const full = { ...spec, port };
+    let plan: ConnectPlan;
+    try {
+      plan = planConnect(request, this.#options.sshConfig);
+    } catch (error) {
+      if (error instanceof SshConfigError) {
+        throw new SshError("config_invalid", error.message, { cause: error });
+      }
+      throw error;
+    }
+    const jumps: string[] = [];
+    for (const hop of plan.hops) {
+      const outcome = await this.#connectOne({
+        host: hop.host,
+        port: hop.port,
+        username: hop.username,
+        alias: hop.alias,
+        via: hop.via,
+        identityFiles: hop.identityFiles,
+        identitiesOnly: hop.identitiesOnly,
+      }, signal);
+      jumps.push(outcome.alias);
+    }
+    const { target } = plan;
+    const outcome = await this.#connectOne({
+      ...request,
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      via: target.via,
+      identityFiles: target.identityFiles,
+      identitiesOnly: target.identitiesOnly,
+      alias: request.alias ??
+        defaultAlias({ username: target.username, host: request.host, port: target.port }),
+    }, signal);
+    return { ...outcome, jumps, warnings: plan.warnings };
+  }
+
+  async #connectOne(spec: ConnectSpec & { port: number }, signal?: AbortSignal): Promise<ConnectOutcome> {
+    const port = spec.port;
+    const full = spec;
     const alias = spec.alias ?? defaultAlias(full);
     const existing = this.#connections.get(alias);
     if (existing !== undefined) {

@@ -25,10 +25,14 @@ const connect = defineTool({
     "Use `via` to reach a host through an already connected jump host. On auth failure call `identity` and install its key.",
   input: z.object({
     host: z.string().min(1).max(255).describe(
-      "Host name or IP address (as seen from the jump host when `via` is set)",
+      "Host name or IP (as seen from the jump host with `via`), or a Host alias of ~/.ssh/config: HostName, User, Port, IdentityFile and ProxyJump apply; explicit arguments win",
     ),
-    username: z.string().min(1).max(64).describe("Remote user name"),
-    port: z.number().int().min(1).max(65535).default(22).describe("SSH port (default 22)"),
+    username: z.string().min(1).max(64).optional().describe(
+      "Remote user name (default: User from ~/.ssh/config)",
+    ),
+    port: z.number().int().min(1).max(65535).optional().describe(
+      "SSH port (default: Port from ~/.ssh/config, else 22)",
+    ),
     password: z.string().max(1024).optional().describe("Password for password/keyboard-interactive auth"),
     private_key_path: z.string().max(4096).optional().describe(
       "Path of a private key file inside ~/.ssh or the server's data dir",
@@ -47,6 +51,10 @@ const connect = defineTool({
     reused: z.boolean().describe("True when an existing connection was reused"),
     host_key: hostKeySchema.describe("Host-key verification result"),
     banner: z.string().describe("Server identification string"),
+    jumps: z.array(z.string()).optional().describe(
+      "Jump hosts connected first (from ~/.ssh/config ProxyJump)",
+    ),
+    warnings: z.array(z.string()).optional().describe("What ~/.ssh/config resolution ignored or degraded"),
   }),
   // Read-only: it changes nothing on the host (only the server's own connection state), and a
   // -read-only server must still be able to reach hosts.
@@ -70,6 +78,8 @@ const connect = defineTool({
       reused: outcome.reused,
       host_key: outcome.hostKey,
       banner: outcome.banner,
+      ...(outcome.jumps?.length ? { jumps: outcome.jumps } : {}),
+      ...(outcome.warnings?.length ? { warnings: outcome.warnings } : {}),
     };
     const text = `${outcome.reused ? "Reusing" : "Connected"} ${outcome.alias} (${outcome.target}${
       outcome.via ? ` via ${outcome.via}` : ""

@@ -7,7 +7,9 @@
 
 /** Whether an executable named `name` is on PATH (or is an absolute path that exists). */
 export function hasProgram(name: string): boolean {
-  const dirs = name.includes("/") ? [""] : (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/sbin", "/sbin"]);
+  const dirs = name.includes("/")
+    ? [""]
+    : (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/sbin", "/sbin"]);
   for (const dir of dirs) {
     const path = dir === "" ? name : `${dir}/${name}`;
     try {

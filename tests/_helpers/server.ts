@@ -22,7 +22,13 @@ export async function startTaskArgs(home: string): Promise<string[]> {
  */
 export function serverEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
   const denoDir = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
-  return { HOME: home, DENO_DIR: denoDir, NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", ...extra };
+  return {
+    HOME: home,
+    DENO_DIR: denoDir,
+    NO_COLOR: "1",
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    ...extra,
+  };
 }
 
 /** Options of {@link startHttpServer} and {@link stdioClient}. */

@@ -20,7 +20,11 @@ async function rawStatus(port: number, request: string): Promise<number> {
   return Number(/^HTTP\/1\.1 (\d{3})/.exec(new TextDecoder().decode(buf.subarray(0, n ?? 0)))?.[1]);
 }
 
-async function post(url: string, headers: Record<string, string> = {}, body: BodyInit = INIT): Promise<Response> {
+async function post(
+  url: string,
+  headers: Record<string, string> = {},
+  body: BodyInit = INIT,
+): Promise<Response> {
   return await fetch(url, { method: "POST", headers: { ...MCP_HEADERS, ...headers }, body });
 }
 
@@ -32,7 +36,10 @@ Deno.test("HTTP guard: Host, Origin, path and CORS rules", async () => {
   assert.equal(await rawStatus(server.port, request("evil.example:8000")), 403);
   assert.equal(await rawStatus(server.port, request(`localhost:${server.port}`)), 200);
   assert.equal(
-    await rawStatus(server.port, `GET /healthz HTTP/1.1\r\nHost: rebind.example\r\nConnection: close\r\n\r\n`),
+    await rawStatus(
+      server.port,
+      `GET /healthz HTTP/1.1\r\nHost: rebind.example\r\nConnection: close\r\n\r\n`,
+    ),
     403,
   );
   let r = await post(mcp, { origin: "http://evil.example" });
@@ -91,7 +98,11 @@ Deno.test("HTTP guard: bodies over 4 MiB get 413, declared or streamed", async (
 Deno.test("legacy sessions: unknown id is 404, DELETE ends the session, short session keys are refused", async () => {
   await using server = await startHttpServer();
   const mcp = `${server.url}/mcp`;
-  let r = await post(mcp, { "mcp-session-id": "01900000-0000-7000-8000-000000000000" }, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }));
+  let r = await post(
+    mcp,
+    { "mcp-session-id": "01900000-0000-7000-8000-000000000000" },
+    JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
+  );
   assert.equal(r.status, 404);
   await r.body?.cancel();
   r = await post(mcp);
@@ -101,10 +112,17 @@ Deno.test("legacy sessions: unknown id is 404, DELETE ends the session, short se
   const sessionsBefore = (await (await fetch(`${server.url}/healthz`)).json()).sessions;
   assert.ok(sessionsBefore >= 1);
   const started = Date.now();
-  r = await fetch(mcp, { method: "DELETE", headers: { "mcp-session-id": id, "mcp-protocol-version": "2025-11-25" } });
+  r = await fetch(mcp, {
+    method: "DELETE",
+    headers: { "mcp-session-id": id, "mcp-protocol-version": "2025-11-25" },
+  });
   assert.equal(r.status, 200);
   await r.body?.cancel();
-  r = await post(mcp, { "mcp-session-id": id }, JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" }));
+  r = await post(
+    mcp,
+    { "mcp-session-id": id },
+    JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" }),
+  );
   assert.equal(r.status, 404);
   await r.body?.cancel();
   assert.ok(Date.now() - started < 1000);
@@ -115,7 +133,9 @@ Deno.test("legacy sessions: unknown id is 404, DELETE ends the session, short se
 });
 
 Deno.test("session limits answer 429 per principal with a clear message", async () => {
-  await using server = await startHttpServer({ args: ["-max-sessions-per-principal", "2", "-max-sessions", "3"] });
+  await using server = await startHttpServer({
+    args: ["-max-sessions-per-principal", "2", "-max-sessions", "3"],
+  });
   const statuses: number[] = [];
   for (let i = 0; i < 3; i++) {
     const r = await post(`${server.url}/mcp`);
@@ -126,7 +146,10 @@ Deno.test("session limits answer 429 per principal with a clear message", async 
   assert.deepEqual(statuses, [200, 200, 429]);
 });
 
-async function runMain(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stderr: string; stdout: string }> {
+async function runMain(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stderr: string; stdout: string }> {
   const home = await makeHome();
   const out = await new Deno.Command(Deno.execPath(), {
     args: [...await startTaskArgs(home), ...args],
@@ -143,11 +166,13 @@ Deno.test("start-up refuses a non-loopback bind without a token, and bad values,
   const open = await runMain(["-host", "0.0.0.0"]);
   assert.notEqual(open.code, 0);
   assert.match(open.stderr, /-auth-token/);
-  for (const [args, env, flag] of [
-    [["-mode", "tcp"], {}, "-mode"],
-    [["-port", "70000"], {}, "-port"],
-    [[], { SSH_MCP_SESSION_TIMEOUT: "abc" }, "SSH_MCP_SESSION_TIMEOUT"],
-  ] as const) {
+  for (
+    const [args, env, flag] of [
+      [["-mode", "tcp"], {}, "-mode"],
+      [["-port", "70000"], {}, "-port"],
+      [[], { SSH_MCP_SESSION_TIMEOUT: "abc" }, "SSH_MCP_SESSION_TIMEOUT"],
+    ] as const
+  ) {
     const r = await runMain([...args], env);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);

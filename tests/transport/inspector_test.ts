@@ -13,7 +13,8 @@ function available(): boolean {
     Deno.statSync(INSPECTOR);
     return true;
   } catch {
-    const message = `SKIP: MCP Inspector not installed at ${INSPECTOR} (run: npm install --prefix .ci/tools @modelcontextprotocol/inspector@2.12.0)`;
+    const message =
+      `SKIP: MCP Inspector not installed at ${INSPECTOR} (run: npm install --prefix .ci/tools @modelcontextprotocol/inspector@2.12.0)`;
     if (Deno.env.get("CI") === "true") throw new Error(`${message}; CI=true forbids skipping`);
     console.warn(message);
     return false;
@@ -40,7 +41,15 @@ Deno.test({
     assert.equal(list.code, 0, list.err);
     const names = JSON.parse(list.out).tools.map((t: { name: string }) => t.name);
     assert.ok(names.includes("run") && names.includes("connect"));
-    const call = await inspector([`${server.url}/mcp`, "--transport", "http", "--method", "tools/call", "--tool-name", "connections"]);
+    const call = await inspector([
+      `${server.url}/mcp`,
+      "--transport",
+      "http",
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "connections",
+    ]);
     assert.equal(call.code, 0, call.err);
     assert.match(call.out, /"connections": \[\]/);
   },
@@ -54,7 +63,15 @@ Deno.test({
     try {
       const env = serverEnv(home);
       const envArgs = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
-      const list = await inspector([...envArgs, Deno.execPath(), ...await startTaskArgs(home), "-mode", "stdio", "--method", "tools/list"], env);
+      const list = await inspector([
+        ...envArgs,
+        Deno.execPath(),
+        ...await startTaskArgs(home),
+        "-mode",
+        "stdio",
+        "--method",
+        "tools/list",
+      ], env);
       assert.equal(list.code, 0, list.err);
       assert.match(list.out, /"name": "identity"/);
     } finally {

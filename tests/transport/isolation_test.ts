@@ -13,7 +13,9 @@ Deno.test("50 concurrent clients (legacy, X-Session-Key, modern keys) never see 
   ];
   const clients = await Promise.all(Array.from({ length: 50 }, async (_, i) => {
     const kind = kinds[i % kinds.length]!;
-    const headers: Record<string, string> = kind.key ? { "X-Session-Key": `isolation-key-${i}-${crypto.randomUUID()}` } : {};
+    const headers: Record<string, string> = kind.key
+      ? { "X-Session-Key": `isolation-key-${i}-${crypto.randomUUID()}` }
+      : {};
     return { i, client: await httpClient(server, kind.era, headers) };
   }));
   try {

@@ -18,9 +18,19 @@ Deno.test("stdio: closing stdin shuts the server down with exit 0, and stdout ca
     const child = await spawnStdio(home);
     const writer = child.stdin.getWriter();
     const lines = [
-      { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } } },
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+      },
       { jsonrpc: "2.0", method: "notifications/initialized" },
-      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "run", arguments: { command: "true" } } },
+      {
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "run", arguments: { command: "true" } },
+      },
       { jsonrpc: "2.0", id: 3, method: "tools/list" },
     ];
     for (const line of lines) await writer.write(new TextEncoder().encode(JSON.stringify(line) + "\n"));
