@@ -151,7 +151,11 @@ Deno.test("behind nginx hashing X-Session-Key, a fixed key always reaches the sa
     );
     assert.deepEqual(listed.connections.map((c) => c.alias), ["pinned"], `${era} client`);
   }
-  const pinned = (await nginx.routes()).filter((r) => r.key === key);
+  let pinned = (await nginx.routes()).filter((r) => r.key === key);
+  for (let i = 0; i < 40 && pinned.length < 6; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    pinned = (await nginx.routes()).filter((r) => r.key === key);
+  }
   assert.ok(pinned.length >= 6, `${pinned.length} proxied requests with the key`);
   const upstreams = new Set(pinned.map((r) => r.upstream));
   assert.equal(upstreams.size, 1, `one instance for the key, got ${[...upstreams].join(", ")}`);
@@ -172,7 +176,12 @@ Deno.test("behind nginx hashing X-Session-Key, a fixed key always reaches the sa
     assert.equal(response.status, 200);
     await response.body?.cancel();
   }
-  const routes = (await nginx.routes()).filter((r) => r.key.startsWith("spread-"));
+  // nginx writes an access-log line after it has answered: wait for the last ones.
+  let routes = (await nginx.routes()).filter((r) => r.key.startsWith("spread-"));
+  for (let i = 0; i < 40 && routes.length < 80; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    routes = (await nginx.routes()).filter((r) => r.key.startsWith("spread-"));
+  }
   assert.equal(routes.length, 80);
   const byKey = new Map<string, Set<string>>();
   for (const r of routes) byKey.set(r.key, (byKey.get(r.key) ?? new Set()).add(r.upstream));
