@@ -11,7 +11,8 @@
 
 import { openConnection } from "../src/ssh/client.ts";
 import type { SshConnection } from "../src/ssh/connection.ts";
-import { copy, openSftp } from "../src/ssh/sftp.ts";
+import { openSftp } from "../src/ssh/sftp.ts";
+import { copy } from "../src/ssh/sftp_copy.ts";
 import { run, startSshd, type TestSshd } from "../tests/_helpers/sshd.ts";
 
 /** Options of {@link runSftpBench}. */

@@ -25,6 +25,16 @@
  * @module
  */
 import { type Line, LineType, parse } from "ssh-config";
+import {
+  expandHostName,
+  expandPath,
+  expandTilde,
+  globSegmentMatch,
+  hasWildcard,
+  hostLineMatch,
+  normalizePath,
+  patternListMatch,
+} from "./ssh_config_match.ts";
 
 /** Values of `StrictHostKeyChecking` (`true` is reported as `yes`, `false` as `no`). */
 export type StrictHostKeyChecking = "yes" | "no" | "accept-new" | "ask" | "off";
@@ -196,7 +206,7 @@ class Resolver {
     for (const entry of this.entriesOf(path, text)) {
       switch (entry.keyword) {
         case "host":
-          active = !neverMatch && this.#matchHostLine(entry.args, pass.hostForHostLines);
+          active = !neverMatch && hostLineMatch(entry.args, pass.hostForHostLines);
           break;
         case "match":
           active = !neverMatch && this.#matchCriteria(path, entry.args, pass);
@@ -209,18 +219,6 @@ class Resolver {
           if (active) this.#set(path, entry);
       }
     }
-  }
-
-  #matchHostLine(patterns: readonly string[], host: string): boolean {
-    let matched = false;
-    for (const given of patterns) {
-      const negated = given.startsWith("!");
-      const pattern = negated ? given.slice(1) : given;
-      if (!wildcardMatch(pattern, host)) continue;
-      if (negated) return false;
-      matched = true;
-    }
-    return matched;
   }
 
   #matchCriteria(path: string, args: readonly string[], pass: Pass): boolean {
@@ -745,130 +743,4 @@ function parseHop(spec: string): JumpHop | undefined {
     if (!(port >= 1 && port <= 65535)) return undefined;
   }
   return { ...(user === undefined ? {} : { user }), host, ...(port === undefined ? {} : { port }) };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Matching and expansion
-
-/** OpenSSH `match_pattern`: `*` any run, `?` exactly one character; case-sensitive. */
-function wildcardMatch(pattern: string, text: string): boolean {
-  // Iterative with backtracking to the last `*`: linear-ish, no regular expression to escape.
-  let p = 0;
-  let t = 0;
-  let star = -1;
-  let mark = 0;
-  while (t < text.length) {
-    if (p < pattern.length && (pattern[p] === "?" || pattern[p] === text[t])) {
-      p++;
-      t++;
-    } else if (p < pattern.length && pattern[p] === "*") {
-      star = p++;
-      mark = t;
-    } else if (star !== -1) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.length && pattern[p] === "*") p++;
-  return p === pattern.length;
-}
-
-/**
- * OpenSSH `match_pattern_list`: comma-separated patterns, any `!pattern` match vetoes. With
- * `ignoreCase`, both sides are lowercased (as `match_hostname` does).
- */
-function patternListMatch(list: string, text: string, ignoreCase: boolean): boolean {
-  const subject = ignoreCase ? text.toLowerCase() : text;
-  let matched = false;
-  for (const given of list.split(",")) {
-    const negated = given.startsWith("!");
-    const raw = negated ? given.slice(1) : given;
-    const pattern = ignoreCase ? raw.toLowerCase() : raw;
-    if (!wildcardMatch(pattern, subject)) continue;
-    if (negated) return false;
-    matched = true;
-  }
-  return matched;
-}
-
-function hasWildcard(segment: string): boolean {
-  return /[*?[]/.test(segment);
-}
-
-/** One path segment against a glob(3) segment pattern: `*`, `?`, `[set]`, `[!set]`, ranges. */
-function globSegmentMatch(pattern: string, name: string): boolean {
-  let source = "^";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === "*") source += "[^/]*";
-    else if (c === "?") source += "[^/]";
-    else if (c === "[") {
-      const close = pattern.indexOf("]", i + 2);
-      if (close === -1) {
-        source += "\\[";
-        continue;
-      }
-      let set = pattern.slice(i + 1, close);
-      const negated = set.startsWith("!");
-      if (negated) set = set.slice(1);
-      source += `[${negated ? "^" : ""}${set.replace(/[\\\]^]/g, "\\$&")}]`;
-      i = close;
-    } else source += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-  }
-  return new RegExp(`${source}$`).test(name);
-}
-
-/** `%h` and `%%` in HostName (the only tokens OpenSSH allows there). */
-function expandHostName(value: string, host: string): string {
-  return value.replace(
-    /%(.)/g,
-    (whole, token: string) => (token === "h" ? host : token === "%" ? "%" : whole),
-  );
-}
-
-/** `~` and `~user` (the local user only) at the start of a path. */
-function expandTilde(path: string, home: string, localUser: string | undefined): string | undefined {
-  if (!path.startsWith("~")) return path;
-  const slash = path.indexOf("/");
-  const name = slash === -1 ? path.slice(1) : path.slice(1, slash);
-  if (name !== "" && name !== localUser) return undefined;
-  return home + (slash === -1 ? "" : path.slice(slash));
-}
-
-/** `~`, then `%x` tokens and `${VAR}` (OpenSSH's `default_client_percent_dollar_expand`). */
-function expandPath(
-  path: string,
-  tokens: Readonly<Record<string, string | undefined>>,
-  options: ResolveOptions,
-): string | { problem: string } {
-  const tilde = expandTilde(path, options.home, options.localUser);
-  if (tilde === undefined) return { problem: "only ~ and ~/ (the local user's home) are expanded" };
-  let problem: string | undefined;
-  const expanded = tilde.replace(
-    /\$\{([^}]*)\}|%(.?)/g,
-    (whole, variable: string | undefined, token: string) => {
-      if (variable !== undefined) {
-        const value = options.env?.[variable] ?? (variable === "HOME" ? options.home : undefined);
-        if (value === undefined) problem ??= `the environment variable \${${variable}} is not set`;
-        return value ?? whole;
-      }
-      const value = tokens[token];
-      if (value === undefined) problem ??= `the token %${token} is not supported here`;
-      return value ?? whole;
-    },
-  );
-  return problem === undefined ? expanded : { problem };
-}
-
-/** Removes `.`/`..` segments and doubled slashes from an absolute path, lexically. */
-function normalizePath(path: string): string {
-  const out: string[] = [];
-  for (const segment of path.split("/")) {
-    if (segment === "" || segment === ".") continue;
-    if (segment === "..") out.pop();
-    else out.push(segment);
-  }
-  return `/${out.join("/")}`;
 }

@@ -10,22 +10,22 @@ import { sh } from "../shell/sh.ts";
 import { defineTool, type Toolset } from "./define.ts";
 import { DIAGNOSE_SYSTEM } from "./monitoring_diagnose.ts";
 import { DMESG_READ, JOURNAL_READ, LOGS } from "./monitoring_logs.ts";
+import { formatBytes, type UsageData, usageFromSections } from "./monitoring_parse.ts";
 import {
   countStates,
-  formatBytes,
   parseCommNames,
   parseProcpsRows,
+  type ProcessRow,
+  procFallbackRows,
+} from "./monitoring_ps_parse.ts";
+import {
   parseRcStatus,
   parseServiceStatusAll,
   parseSystemctlJson,
   parseSystemctlPlain,
-  type ProcessRow,
-  procFallbackRows,
   type ServiceRow,
-  type UsageData,
-  usageFromSections,
-} from "./monitoring_parse.ts";
-import { newMarker, runScript, splitSections } from "./remote_script.ts";
+} from "./monitoring_services_parse.ts";
+import { newMarker, runScript, sectionedScript, splitSections } from "./remote_script.ts";
 import { HINTS, target } from "./schemas.ts";
 
 const notes = z.array(z.string()).describe(
@@ -105,10 +105,9 @@ const usage = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-s stat1; grep '^cpu' /proc/stat
+      sectionedScript(
+        marker,
+        sh`s stat1; grep '^cpu' /proc/stat
 sleep 0.3 2>/dev/null || sleep 1
 s stat2; grep '^cpu' /proc/stat
 s loadavg; cat /proc/loadavg
@@ -116,6 +115,7 @@ s meminfo; cat /proc/meminfo
 s df; df -P -k 2>&1
 s dfi; df -P -i 2>&1
 s end`,
+      ),
       { action: "read usage" },
     );
     const sections = splitSections(result.stdout, marker);
@@ -205,10 +205,9 @@ const ps = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}; N=${args.limit}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-F=pid=,ppid=,user:32=,stat=,pcpu=,pmem=,rss=,etimes=,args=
+      sectionedScript(
+        marker,
+        sh`F=pid=,ppid=,user:32=,stat=,pcpu=,pmem=,rss=,etimes=,args=
 if ps -ww -eo "$F" --sort=-pcpu >/dev/null 2>&1; then
   s procps; ps -ww -eo "$F" --sort=${key} | head -n "$N" | cut -c 1-1200
   s comm; ps -eo pid=,comm=
@@ -225,6 +224,8 @@ else
   s meminfo; grep '^MemTotal:' /proc/meminfo
 fi
 s end`,
+        { vars: sh`N=${args.limit}` },
+      ),
       { action: "list processes" },
     );
     const sections = splitSections(result.stdout, marker);
@@ -330,10 +331,9 @@ const listServices = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-s pid1; cat /proc/1/comm 2>/dev/null
+      sectionedScript(
+        marker,
+        sh`s pid1; cat /proc/1/comm 2>/dev/null
 s has; for c in systemctl rc-status sv service; do command -v "$c" >/dev/null 2>&1 && echo "$c"; done
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   s systemd_json
@@ -347,6 +347,7 @@ elif command -v service >/dev/null 2>&1; then s sysvinit; service --status-all 2
 elif [ -d /etc/init.d ]; then s initd; ls /etc/init.d
 fi
 s end`,
+      ),
       { action: "list services" },
     );
     const sections = splitSections(result.stdout, marker);

@@ -5,19 +5,11 @@
 import { z } from "zod";
 import { sh } from "../shell/sh.ts";
 import { defineTool } from "./define.ts";
-import {
-  formatBytes,
-  parseDmesg,
-  parseMeminfo,
-  parseProcStats,
-  parseRcStatus,
-  parseSystemctlPlain,
-  parseTimeSync,
-  type ProcStat,
-  round1,
-  usageFromSections,
-} from "./monitoring_parse.ts";
-import { firstLine, newMarker, runScript, splitSections } from "./remote_script.ts";
+import { parseDmesg } from "./monitoring_logs_parse.ts";
+import { formatBytes, parseMeminfo, round1, usageFromSections } from "./monitoring_parse.ts";
+import { parseProcStats, type ProcStat } from "./monitoring_ps_parse.ts";
+import { parseRcStatus, parseSystemctlPlain, parseTimeSync } from "./monitoring_services_parse.ts";
+import { firstLine, newMarker, runScript, sectionedScript, splitSections } from "./remote_script.ts";
 import { HINTS, target } from "./schemas.ts";
 
 /** Severity of a finding, most severe first. */
@@ -456,10 +448,9 @@ export const DIAGNOSE_SYSTEM = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-V='^(pswpin|pswpout|oom_kill) '
+      sectionedScript(
+        marker,
+        sh`V='^(pswpin|pswpout|oom_kill) '
 s stat1; grep '^cpu' /proc/stat
 s vm1; grep -E "$V" /proc/vmstat 2>/dev/null
 s procs1; cat /proc/[0-9]*/stat 2>/dev/null
@@ -504,6 +495,7 @@ else
   done
 fi
 s end`,
+      ),
       { action: "diagnose the system" },
     );
     const { findings, checks } = diagnose(splitSections(result.stdout, marker));

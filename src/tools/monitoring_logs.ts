@@ -7,13 +7,14 @@ import { z } from "zod";
 import { ToolError } from "../errors.ts";
 import { sh } from "../shell/sh.ts";
 import { defineTool } from "./define.ts";
-import { type JournalEntry, type KernelLine, parseDmesg, parseJournalJson } from "./monitoring_parse.ts";
+import { type JournalEntry, type KernelLine, parseDmesg, parseJournalJson } from "./monitoring_logs_parse.ts";
 import {
   firstLine,
   keepLastWithin,
   newMarker,
   pathAssignment,
   runScript,
+  sectionedScript,
   splitSections,
 } from "./remote_script.ts";
 import { HINTS, remotePath, target } from "./schemas.ts";
@@ -62,10 +63,9 @@ export const LOGS = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}; ${pathAssignment(args.path)}; N=${args.lines}; G=${args.grep ?? ""}; F=${args.from}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-s meta
+      sectionedScript(
+        marker,
+        sh`s meta
 if [ ! -e "$P" ]; then echo missing; elif [ -d "$P" ]; then echo directory
 elif [ ! -r "$P" ]; then echo unreadable; else echo ok; wc -c < "$P"; fi
 s content
@@ -77,6 +77,8 @@ if [ -f "$P" ] && [ -r "$P" ]; then
   esac | cut -c 1-4000
 fi
 s end`,
+        { vars: sh`${pathAssignment(args.path)}; N=${args.lines}; G=${args.grep ?? ""}; F=${args.from}` },
+      ),
       { action: `read "${args.path}"`, sudo: args.sudo },
     );
     const sections = splitSections(result.stdout, marker);
@@ -173,10 +175,9 @@ export const JOURNAL_READ = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}; N=${args.lines}; U=${word}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-J=0
+      sectionedScript(
+        marker,
+        sh`J=0
 if command -v journalctl >/dev/null 2>&1; then
   s probe; journalctl --no-pager -n 1 -o short 2>&1 | head -n 5
   if [ -n "$(journalctl --no-pager -q -n 1 -o short 2>/dev/null)" ]; then J=1; fi
@@ -194,6 +195,8 @@ else
   done
 fi
 s end`,
+        { vars: sh`N=${args.lines}; U=${word}` },
+      ),
       { action: "read the journal", sudo: args.sudo },
     );
     const sections = splitSections(result.stdout, marker);
@@ -307,10 +310,9 @@ export const DMESG_READ = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}; N=${args.lines}; G=${args.grep ?? ""}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-pick() { if [ -n "$G" ]; then grep -E -e "$G" | tail -n "$N"; else tail -n "$N"; fi | cut -c 1-4000; }
+      sectionedScript(
+        marker,
+        sh`pick() { if [ -n "$G" ]; then grep -E -e "$G" | tail -n "$N"; else tail -n "$N"; fi | cut -c 1-4000; }
 s clock; date +%s; cut -d' ' -f1 /proc/uptime
 if E=$(dmesg 2>&1 >/dev/null); then s dmesg; dmesg 2>/dev/null | pick
 else
@@ -322,6 +324,8 @@ else
   fi
 fi
 s end`,
+        { vars: sh`N=${args.lines}; G=${args.grep ?? ""}` },
+      ),
       { action: "read the kernel log", sudo: args.sudo },
     );
     const sections = splitSections(result.stdout, marker);

@@ -17,7 +17,7 @@ import {
   SOCKET_STATES,
   type SocketRow,
 } from "./network_parse.ts";
-import { newMarker, pathAssignment, runScript, splitSections } from "./remote_script.ts";
+import { newMarker, pathAssignment, runScript, sectionedScript, splitSections } from "./remote_script.ts";
 import { HINTS, remotePath, target } from "./schemas.ts";
 
 const notes = z.array(z.string()).describe(
@@ -70,15 +70,15 @@ const netStat = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-s uid; id -u
+      sectionedScript(
+        marker,
+        sh`s uid; id -u
 if command -v ss >/dev/null 2>&1; then s ss; ss -tunap 2>&1
 elif command -v netstat >/dev/null 2>&1; then s netstat; netstat -tunap 2>/dev/null
 else for f in tcp tcp6 udp udp6; do s "proc_$f"; cat "/proc/net/$f" 2>/dev/null; done
 fi
 s end`,
+      ),
       { action: "list sockets" },
     );
     const sections = splitSections(result.stdout, marker);
@@ -180,16 +180,17 @@ const searchFiles = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}; ${pathAssignment(args.path)}; N=${args.max_results + 1}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-if [ -L "$P" ] && [ -d "$P" ]; then P="$P/"; fi
+      sectionedScript(
+        marker,
+        sh`if [ -L "$P" ] && [ -d "$P" ]; then P="$P/"; fi
 if [ ! -e "$P" ]; then s missing; elif [ ! -d "$P" ]; then s notdir
 elif find / -maxdepth 0 -printf '' >/dev/null 2>&1; then
   s gnu; find "$P" -maxdepth ${args.max_depth} ${expression} -printf '%y\t%s\t%T@\t%p\n' | head -n "$N"
 else s plain; find "$P" -maxdepth ${args.max_depth} ${expression} -print | head -n "$N"
 fi
 s end`,
+        { vars: sh`${pathAssignment(args.path)}; N=${args.max_results + 1}` },
+      ),
       { action: `search files under "${args.path}"` },
     );
     const sections = splitSections(result.stdout, marker);
@@ -272,16 +273,17 @@ const searchText = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}; ${pathAssignment(args.path)}; N=${args.max_results + 1}; G=${args.pattern}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-grep -I -q -e x /dev/null 2>/dev/null; if [ $? -eq 1 ]; then I=-I; else I=; fi
+      sectionedScript(
+        marker,
+        sh`grep -I -q -e x /dev/null 2>/dev/null; if [ $? -eq 1 ]; then I=-I; else I=; fi
 grep -Z -q -e x /dev/null 2>/dev/null; if [ $? -eq 1 ]; then Z=-Z; else Z=; fi
 s probe; echo "I=$I Z=$Z"
 if [ ! -e "$P" ]; then s missing
 else s matches; grep -H -n $I $Z ${flags} -e "$G" -- "$P" | head -n "$N" | cut -c 1-1500
 fi
 s end`,
+        { vars: sh`${pathAssignment(args.path)}; N=${args.max_results + 1}; G=${args.pattern}` },
+      ),
       { action: `search text under "${args.path}"` },
     );
     const sections = splitSections(result.stdout, marker);

@@ -14,7 +14,7 @@ import {
   parsePackageList,
   parsePackageSearch,
 } from "./network_parse.ts";
-import { firstLine, newMarker, runScript, splitSections } from "./remote_script.ts";
+import { firstLine, newMarker, runScript, sectionedScript, splitSections } from "./remote_script.ts";
 import { HINTS, target, timeoutSeconds } from "./schemas.ts";
 
 const notes = z.array(z.string()).describe(
@@ -183,13 +183,13 @@ export const PACKAGE_MANAGE = defineTool({
     const probe = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-s uid; id -u
+      sectionedScript(
+        marker,
+        sh`s uid; id -u
 s managers; for m in ${[...MANAGERS]}; do command -v "$m" >/dev/null 2>&1 && echo "$m"; done
 s sudo; command -v sudo >/dev/null 2>&1 && echo yes
 s end`,
+      ),
       { action: "detect the package manager" },
     );
     const sections = splitSections(probe.stdout, marker);
@@ -230,15 +230,15 @@ s end`,
       result = await runScript(
         ctx,
         probe.alias,
-        sh`M=${m2}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin"; export PATH
-s out
+        sectionedScript(
+          m2,
+          sh`s out
 { ${command}; } 2>&1
 rc=$?
 s rc; echo "$rc"
 s status; ${status}
 s end`,
+        ),
         { action: label, sudo: useSudo, timeoutMs },
       );
     } finally {

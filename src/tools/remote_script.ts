@@ -3,7 +3,7 @@
  * marker, and the tool parses them in TypeScript. Used by the monitoring and network toolsets.
  */
 import { ToolError } from "../errors.ts";
-import { sh, type ShellCommand } from "../shell/sh.ts";
+import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../ssh/exec.ts";
 import { describeExec, execFailed } from "./core.ts";
 import type { ToolContext } from "./define.ts";
@@ -46,6 +46,35 @@ export function splitSections(stdout: string, marker: string): Map<string, strin
   const result = new Map<string, string>();
   for (const [name, lines] of sections) result.set(name, lines.join("\n").replace(/\n+$/, ""));
   return result;
+}
+
+/** `s <name>` prints a section header; /usr/sbin and /sbin hold ss, ip, sysctl… for non-root users. */
+const SECTION_PRELUDE = sh`s() { printf '\n%s %s\n' "$M" "$1"; }
+PATH="$PATH:/usr/sbin:/sbin"; export PATH`;
+
+/** Options of {@link sectionedScript}. */
+export interface SectionedScriptOptions {
+  /** Assignments for the first line, after `M=<marker>` (e.g. sh`N=${limit}`). */
+  vars?: ShellCommand;
+}
+
+/**
+ * A script whose output {@link splitSections} splits: it sets `M` to the marker (then `vars`),
+ * defines `s <name>`, which starts section `name`, adds /usr/sbin and /sbin to PATH, then runs `body`.
+ *
+ * @example
+ * ```ts
+ * const marker = newMarker();
+ * const script = sectionedScript(marker, sh`s uptime; cat /proc/uptime`, { vars: sh`N=${10}` });
+ * ```
+ */
+export function sectionedScript(
+  marker: string,
+  body: ShellCommand,
+  options: SectionedScriptOptions = {},
+): ShellCommand {
+  const first = options.vars === undefined ? sh`M=${marker}` : sh`M=${marker}; ${options.vars}`;
+  return joinCommands([first, SECTION_PRELUDE, body], "\n");
 }
 
 /** Options of {@link runScript}. */

@@ -15,7 +15,7 @@ import { openSftp } from "../ssh/sftp.ts";
 import { describeExec, execFailed } from "./core.ts";
 import type { ToolContext } from "./define.ts";
 import { CONTAINER_NAME } from "./docker_parse.ts";
-import { firstLine, newMarker, splitSections } from "./remote_script.ts";
+import { firstLine, newMarker, sectionedScript, splitSections } from "./remote_script.ts";
 import {
   assertBpfFilter,
   assertInterface,
@@ -80,9 +80,9 @@ case "$P" in
 esac
 if ! command -v nsenter >/dev/null 2>&1; then s fail; echo missing_nsenter; rm -rf "$D"; exit 0; fi
 set -- nsenter -t "$P" -n --`;
-  return sh`M=${marker}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/local/bin"; export PATH
+  return sectionedScript(
+    marker,
+    sh`PATH="$PATH:/usr/local/sbin:/usr/local/bin"; export PATH
 IF=${spec.interface}; F=${spec.filter}; SECS=${spec.durationS}; MAXP=${spec.maxPackets}; MAXB=${spec.maxBytes}
 if ! command -v tcpdump >/dev/null 2>&1; then s fail; echo missing_tcpdump; exit 0; fi
 T0=$TMPDIR; { [ -n "$T0" ] && [ -d "$T0" ]; } || T0=/tmp
@@ -110,7 +110,8 @@ printf 'rc=%s\nreason=%s\nsize=%s\n' "$(cat "$D/rc" 2>/dev/null)" "$R" "$(wc -c 
 s stderr
 head -c 4000 "$D/err"
 if [ -n "$SUDO_UID" ]; then chown -R "$SUDO_UID" "$D" 2>/dev/null; fi
-s end`;
+s end`,
+  );
 }
 
 /** A finished capture, stored for this session. */

@@ -7,9 +7,9 @@
 import { z } from "zod";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import { defineTool } from "./define.ts";
-import { dockerError } from "./docker.ts";
+import { dockerError } from "./docker_run.ts";
 import { normalizePsRow } from "./docker_parse.ts";
-import { newMarker, runScript, splitSections } from "./remote_script.ts";
+import { newMarker, runScript, sectionedScript, splitSections } from "./remote_script.ts";
 import { HINTS, target } from "./schemas.ts";
 import {
   classifyVoipContainer,
@@ -77,15 +77,16 @@ export const VOIP_DISCOVER_CONTAINERS = defineTool({
     const result = await runScript(
       ctx,
       args.target,
-      sh`M=${marker}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin:/usr/local/bin:/snap/bin"; export PATH
+      sectionedScript(
+        marker,
+        sh`PATH="$PATH:/usr/local/bin:/snap/bin"; export PATH
 s ps; ps -eo pid=,comm=,args= 2>/dev/null
 if command -v docker >/dev/null 2>&1; then
   s docker; docker ps ${args.all ? ["-a"] : []} --no-trunc --format ${"{{json .}}"} 2>&1; echo "ssh-mcp-rc=$?"
 else s nodocker
 fi
 s end`,
+      ),
       { action: "list VoIP containers", sudo: args.sudo },
     );
     const sections = splitSections(result.stdout, marker);
@@ -184,9 +185,10 @@ export function diagnosticsScript(
   marker: string,
 ): ShellCommand {
   assertHost(host);
-  const parts: ShellCommand[] = [sh`M=${marker}; H=${host}; PROBE=${sipOptionsProbe(host)}
-s() { printf '\n%s %s\n' "$M" "$1"; }
-PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/local/bin"; export PATH
+  const parts: ShellCommand[] = [
+    sectionedScript(
+      marker,
+      sh`PATH="$PATH:/usr/local/sbin:/usr/local/bin"; export PATH
 TO=; if command -v timeout >/dev/null 2>&1; then TO=timeout; fi
 b() { if [ -n "$TO" ]; then timeout "$@"; else shift; "$@"; fi; }
 one() { printf '%s' "$1" | tr '\r\n' '  ' | head -c 300; }
@@ -198,7 +200,10 @@ s route
 if command -v traceroute >/dev/null 2>&1; then echo tool=traceroute; b 30 traceroute -n -w 1 -q 1 -m 15 "$H" 2>&1
 elif command -v tracepath >/dev/null 2>&1; then echo tool=tracepath; b 30 tracepath -n -m 15 "$H" 2>&1
 else echo unavailable; fi
-s ports`];
+s ports`,
+      { vars: sh`H=${host}; PROBE=${sipOptionsProbe(host)}` },
+    ),
+  ];
   if (tcpPorts.length > 0) {
     parts.push(sh`for p in ${tcpPorts.map(String)}; do
   if command -v bash >/dev/null 2>&1; then

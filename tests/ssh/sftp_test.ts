@@ -3,7 +3,9 @@ import { createHash } from "node:crypto";
 import { SshError, ToolError } from "../../src/errors.ts";
 import { openConnection } from "../../src/ssh/client.ts";
 import type { SshConnection } from "../../src/ssh/connection.ts";
-import { copy, isTempName, openSftp, type Sftp, symbolicMode } from "../../src/ssh/sftp.ts";
+import { openSftp, type Sftp, symbolicMode } from "../../src/ssh/sftp.ts";
+import { copy } from "../../src/ssh/sftp_copy.ts";
+import { isTempName } from "../../src/ssh/sftp_write.ts";
 import { requirePrograms } from "../_helpers/require.ts";
 import { run, startSshd, type TestSshd, type TestUserName } from "../_helpers/sshd.ts";
 

@@ -4,24 +4,20 @@
  */
 import assert from "node:assert/strict";
 import {
-  assembleSchema,
   cheapVersion,
-  composePsql,
   convertCell,
   dbDefaults,
   detectDb,
   listeningPorts,
-  mysqlLiteral,
   parseCsv,
   parseMysqlError,
   parseMysqlXml,
   parsePsqlError,
   parsePsqlOutput,
-  pgLiteral,
-  pgSchemaQueries,
   renderTable,
-  splitPgSql,
 } from "../../src/tools/db_parse.ts";
+import { assembleSchema, mysqlLiteral, pgLiteral, pgSchemaQueries } from "../../src/tools/db_schema_parse.ts";
+import { composePsql, splitPgSql } from "../../src/tools/db_sql.ts";
 
 Deno.test("splitPgSql splits at ; outside quotes, comments, dollar quotes and routine bodies", () => {
   const sql = `SELECT 'a;b', "c;d", E'it\\'s;', $$x;y$$, $tag$ ; $tag$; -- one

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/client";
-import { isTempName } from "../../src/ssh/sftp.ts";
-import { editDiff } from "../../src/tools/files.ts";
+import { isTempName } from "../../src/ssh/sftp_write.ts";
+import { editDiff } from "../../src/tools/files_write.ts";
 import { call, installKey, passwordLogin, rssBytes } from "../_helpers/mcp_ssh.ts";
 import { httpClient, startHttpServer, textOf } from "../_helpers/server.ts";
 import { run, startSshd, type TestSshd } from "../_helpers/sshd.ts";

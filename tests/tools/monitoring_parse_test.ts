@@ -1,28 +1,31 @@
 import assert from "node:assert/strict";
+import { parseDmesg, parseJournalJson } from "../../src/tools/monitoring_logs_parse.ts";
 import {
   countCpus,
-  countStates,
   cpuUsage,
-  parseCommNames,
   parseCpuTimes,
   parseDf,
-  parseDmesg,
-  parseJournalJson,
   parseLoadavg,
   parseMeminfo,
+  summarizeMemory,
+  usageFromSections,
+} from "../../src/tools/monitoring_parse.ts";
+import {
+  countStates,
+  parseCommNames,
   parsePasswd,
   parseProcOwners,
   parseProcpsRows,
   parseProcStats,
+  procFallbackRows,
+} from "../../src/tools/monitoring_ps_parse.ts";
+import {
   parseRcStatus,
   parseServiceStatusAll,
   parseSystemctlJson,
   parseSystemctlPlain,
   parseTimeSync,
-  procFallbackRows,
-  summarizeMemory,
-  usageFromSections,
-} from "../../src/tools/monitoring_parse.ts";
+} from "../../src/tools/monitoring_services_parse.ts";
 import { parseSvStatus } from "../../src/tools/monitoring.ts";
 
 // Captured on the Debian 12 test VM (kernel 6.18, procps-ng 4.0.2) unless a comment says otherwise.
