@@ -10,142 +10,19 @@ import { analyseCapture } from "../../src/sip/capture.ts";
 import { extractSdp } from "../../src/sip/sdp.ts";
 import { callStats, registrations } from "../../src/sip/sip_stats.ts";
 import { requirePrograms } from "../_helpers/require.ts";
+import {
+  pickPorts,
+  type SipPorts,
+  sipTraffic,
+  startKamailio,
+  startLogged,
+  stopProcess,
+  waitForLog,
+} from "../_helpers/sip_traffic.ts";
 
 const ready = requirePrograms("kamailio", "sipsak", "baresip", "tcpdump", "tshark");
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Ports {
-  kamailio: number;
-  ua: Record<string, number>;
-  ctl: Record<string, number>;
-  rtp: [number, number];
-}
-
-function pickPorts(): Ports {
-  // Spaced ports: baresip also opens TLS on its SIP port + 1.
-  const base = 20_000 + Math.floor(Math.random() * 300) * 100;
-  const users = ["alice", "bob", "dave", "erin"];
-  return {
-    kamailio: base,
-    ua: Object.fromEntries(users.map((u, i) => [u, base + 10 + i * 4])),
-    ctl: Object.fromEntries(users.map((u, i) => [u, base + 40 + i])),
-    rtp: [base + 50, base + 99],
-  };
-}
-
-function kamailioConfig(port: number): string {
-  return `#!KAMAILIO
-debug=2
-log_stderror=yes
-children=2
-tcp_children=2
-auto_aliases=no
-listen=udp:127.0.0.1:${port}
-listen=tcp:127.0.0.1:${port}
-alias="127.0.0.1:${port}"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "auth.so"
-modparam("usrloc", "db_mode", 0)
-request_route {
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (is_method("REGISTER")) {
-    if (!pv_www_authenticate("$td", "secret", "0")) { www_challenge("$td", "0"); exit; }
-    if (!save("location")) { sl_reply_error(); }
-    exit;
-  }
-  if (has_totag()) {
-    if (loose_route()) { t_relay(); exit; }
-    if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
-    sl_send_reply("404", "Not here");
-    exit;
-  }
-  if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
-  t_check_trans();
-  if (is_method("INVITE")) { record_route(); }
-  if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
-  t_relay();
-}
-`;
-}
-
-function baresipConfig(p: Ports, user: string): string {
-  return [
-    "poll_method epoll",
-    `sip_listen 127.0.0.1:${p.ua[user]}`,
-    "audio_player aufile,/dev/null",
-    "audio_source ausine,440",
-    "audio_alert aufile,/dev/null",
-    "ausrc_srate 48000",
-    "ausrc_channels 2",
-    `rtp_ports ${p.rtp[0]}-${p.rtp[1]}`,
-    "module_path /usr/lib/baresip/modules",
-    "module g711.so",
-    "module ausine.so",
-    "module aufile.so",
-    "module_app account.so",
-    "module_app menu.so",
-    "module_app ctrl_tcp.so",
-    `ctrl_tcp_listen 127.0.0.1:${p.ctl[user]}`,
-    "",
-  ].join("\n");
-}
-
-/** Starts `argv` with stdout and stderr in `log` (a file, so no pipes need draining). */
-function start(argv: string[], log: string): Deno.ChildProcess {
-  return new Deno.Command("sh", {
-    args: ["-c", 'exec "$@" >"$LOG" 2>&1', "sh", ...argv],
-    env: { LOG: log },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-}
-
-async function waitForLog(path: string, pattern: RegExp, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const text = await Deno.readTextFile(path).catch(() => "");
-    if (pattern.test(text)) return;
-    await sleep(50);
-  }
-  throw new Error(
-    `timed out waiting for ${pattern} in ${path}:\n${
-      (await Deno.readTextFile(path).catch(() => "")).slice(-2000)
-    }`,
-  );
-}
-
-/** Sends one baresip ctrl_tcp command (netstring-framed JSON). */
-async function ctl(port: number, command: string, params = ""): Promise<void> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    const body = JSON.stringify({ command, params, token: command });
-    await conn.write(enc.encode(`${enc.encode(body).length}:${body},`));
-    const buf = new Uint8Array(4096);
-    await conn.read(buf);
-  } finally {
-    conn.close();
-  }
-}
-
-async function stop(p: Deno.ChildProcess): Promise<void> {
-  try {
-    p.kill("SIGTERM");
-  } catch {
-    // already gone
-  }
-  await p.status;
-}
 
 async function tshark(path: string, args: string[]): Promise<string> {
   const out = await new Deno.Command("tshark", {
@@ -159,99 +36,40 @@ async function tshark(path: string, args: string[]): Promise<string> {
 }
 
 /** Generates the traffic and returns the capture path. */
-async function generate(dir: string, p: Ports): Promise<string> {
-  const procs: Deno.ChildProcess[] = [];
+async function generate(dir: string, p: SipPorts): Promise<string> {
   const cap = `${dir}/real.pcap`;
+  const uaPorts = Object.values(p.ua).map((n) => `port ${n}`).join(" or ");
+  const filter = `port ${p.kamailio} or ${uaPorts} or portrange ${p.rtp[0]}-${p.rtp[1]}`;
+  const tcpdump = startLogged(
+    ["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", cap, filter],
+    `${dir}/tcpdump.log`,
+  );
+  let kamailio: Deno.ChildProcess | undefined;
   try {
-    const uaPorts = Object.values(p.ua).map((n) => `port ${n}`).join(" or ");
-    const filter = `port ${p.kamailio} or ${uaPorts} or portrange ${p.rtp[0]}-${p.rtp[1]}`;
-    const tcpdump = start(["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", cap, filter], `${dir}/tcpdump.log`);
-    procs.push(tcpdump);
     await waitForLog(`${dir}/tcpdump.log`, /listening on/);
-    await Deno.writeTextFile(`${dir}/k.cfg`, kamailioConfig(p.kamailio));
-    procs.push(
-      start(
-        ["kamailio", "-f", `${dir}/k.cfg`, "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir, "-n", "2"],
-        `${dir}/k.log`,
-      ),
-    );
-    await waitForLog(`${dir}/k.log`, /main\(\): processes/);
+    kamailio = await startKamailio(dir, p.kamailio);
     await sleep(300);
-    const sipsak = await new Deno.Command("sipsak", {
-      args: [
-        "-U",
-        "-i",
-        "-s",
-        `sip:carol@127.0.0.1:${p.kamailio}`,
-        "-a",
-        "secret",
-        "-u",
-        "carol",
-        "-x",
-        "600",
+    await sipTraffic(dir, p, {
+      agents: [
+        { user: "bob", answermode: "auto" },
+        { user: "dave", answermode: "manual" },
+        { user: "erin", answermode: "auto", transport: "tcp" },
+        { user: "alice", answermode: "manual" },
       ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(sipsak.success, dec.decode(sipsak.stdout) + dec.decode(sipsak.stderr));
-    for (
-      const [user, mode, transport] of [["bob", "auto", "udp"], ["dave", "manual", "udp"], [
-        "erin",
-        "auto",
-        "tcp",
-      ], [
-        "alice",
-        "manual",
-        "udp",
-      ]] as const
-    ) {
-      const home = `${dir}/${user}`;
-      await Deno.mkdir(home);
-      await Deno.writeTextFile(`${home}/config`, baresipConfig(p, user));
-      const t = transport === "tcp" ? ";transport=tcp" : "";
-      await Deno.writeTextFile(
-        `${home}/accounts`,
-        `<sip:${user}@127.0.0.1:${p.kamailio}${t}>;auth_pass=secret;answermode=${mode};audio_codecs=PCMU\n`,
-      );
-      procs.push(start(["baresip", "-f", home], `${home}/log`));
-      await waitForLog(`${home}/log`, /200 OK/);
-    }
-    const dial = (to: string) => ctl(p.ctl.alice!, "dial", `sip:${to}@127.0.0.1:${p.kamailio}`);
-    const ringing = async (user: string, n: number) => {
-      const until = Date.now() + 5000;
-      while (Date.now() < until) {
-        const text = await Deno.readTextFile(`${dir}/${user}/log`);
-        if ((text.match(/Incoming call|answering call/g) ?? []).length >= n) return;
-        await sleep(50);
-      }
-      throw new Error(`${user} never rang`);
-    };
-    await dial("bob"); // answered, about 2 s of RTP
-    await ringing("bob", 1);
-    await sleep(2000);
-    await ctl(p.ctl.alice!, "hangup");
-    await sleep(300);
-    await dial("dave"); // rejected by dave: 486
-    await ringing("dave", 1);
-    await sleep(300);
-    await ctl(p.ctl.dave!, "hangup");
-    await sleep(300);
-    await dial("dave"); // cancelled by alice: CANCEL, 487
-    await ringing("dave", 2);
-    await sleep(300);
-    await ctl(p.ctl.alice!, "hangup");
-    await sleep(300);
-    await dial("erin"); // answered over TCP
-    await ringing("erin", 1);
-    await sleep(1000);
-    await ctl(p.ctl.alice!, "hangup");
-    await sleep(500);
+      calls: [
+        { to: "bob", outcome: "answered", holdMs: 2000 }, // about 2 s of RTP
+        { to: "dave", outcome: "rejected", holdMs: 300 }, // 486
+        { to: "dave", outcome: "cancelled", holdMs: 300 }, // CANCEL, 487
+        { to: "erin", outcome: "answered", holdMs: 1000, pauseMs: 500 }, // over TCP
+      ],
+    });
     return cap;
   } finally {
-    // User agents first (they unregister), then the proxy, then the capture so it sees everything.
-    for (const proc of procs.slice(2).reverse()) await stop(proc);
+    // sipTraffic stopped the user agents (they unregister); then the proxy, then the capture so it sees
+    // everything.
     await sleep(200);
-    for (const proc of procs.slice(0, 2).reverse()) await stop(proc);
+    if (kamailio) await stopProcess(kamailio);
+    await stopProcess(tcpdump);
   }
 }
 
@@ -281,7 +99,13 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "sip_real_" });
     try {
-      const ports = pickPorts();
+      // 20000–49999: tests/tools/voip_test.ts uses 10000–19999, so the two can run in parallel.
+      const ports = pickPorts({
+        from: 20_000,
+        blocks: 300,
+        users: ["alice", "bob", "dave", "erin"],
+        rtpEnd: 99,
+      });
       const cap = await generate(dir, ports);
       const bytes = await Deno.readFile(cap);
       const a = analyseCapture(bytes);

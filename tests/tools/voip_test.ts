@@ -21,11 +21,11 @@ import {
 import { installKey, processesMatching } from "../_helpers/mcp_ssh.ts";
 import { requirePrograms } from "../_helpers/require.ts";
 import { httpClient, startHttpServer, textOf } from "../_helpers/server.ts";
+import { pickPorts, sipTraffic, startKamailio, stopProcess } from "../_helpers/sip_traffic.ts";
 import { MCPNOPW_PASSWORD, MCPTEST_PASSWORD, startSshd, type TestSshd } from "../_helpers/sshd.ts";
 
 const base = requirePrograms("sshd", "ssh-keygen", "tcpdump");
 const traffic = base && requirePrograms("kamailio", "sipsak", "baresip");
-const enc = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FIXTURE = new URL("../testdata/sip/baresip_lo.pcapng", import.meta.url).pathname;
 
@@ -87,199 +87,6 @@ function captureDirs(): string[] {
   return [...Deno.readDirSync("/tmp")].filter((e) => e.name.startsWith("ssh-mcp-cap.")).map((e) => e.name);
 }
 
-// ---------------------------------------------------------------------------------------------
-// traffic (the setup of tests/sip/real_traffic_test.ts, on this file's ports)
-
-interface Ports {
-  kamailio: number;
-  ua: Record<string, number>;
-  ctl: Record<string, number>;
-  rtp: [number, number];
-  closed: number;
-}
-
-function pickPorts(): Ports {
-  // Spaced ports: baresip also opens TLS on its SIP port + 1.
-  const base = 10_000 + Math.floor(Math.random() * 99) * 100;
-  const users = ["alice", "bob", "dave"];
-  return {
-    kamailio: base,
-    ua: Object.fromEntries(users.map((u, i) => [u, base + 10 + i * 4])),
-    ctl: Object.fromEntries(users.map((u, i) => [u, base + 40 + i])),
-    rtp: [base + 50, base + 89],
-    closed: base + 97,
-  };
-}
-
-function kamailioConfig(port: number): string {
-  return `#!KAMAILIO
-debug=2
-log_stderror=yes
-children=2
-tcp_children=2
-auto_aliases=no
-listen=udp:127.0.0.1:${port}
-listen=tcp:127.0.0.1:${port}
-alias="127.0.0.1:${port}"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "auth.so"
-modparam("usrloc", "db_mode", 0)
-request_route {
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (is_method("REGISTER")) {
-    if (!pv_www_authenticate("$td", "secret", "0")) { www_challenge("$td", "0"); exit; }
-    if (!save("location")) { sl_reply_error(); }
-    exit;
-  }
-  if (has_totag()) {
-    if (loose_route()) { t_relay(); exit; }
-    if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
-    sl_send_reply("404", "Not here");
-    exit;
-  }
-  if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
-  t_check_trans();
-  if (is_method("INVITE")) { record_route(); }
-  if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
-  t_relay();
-}
-`;
-}
-
-function baresipConfig(p: Ports, user: string): string {
-  return [
-    "poll_method epoll",
-    `sip_listen 127.0.0.1:${p.ua[user]}`,
-    "audio_player aufile,/dev/null",
-    "audio_source ausine,440",
-    "audio_alert aufile,/dev/null",
-    "ausrc_srate 48000",
-    "ausrc_channels 2",
-    `rtp_ports ${p.rtp[0]}-${p.rtp[1]}`,
-    "module_path /usr/lib/baresip/modules",
-    "module g711.so",
-    "module ausine.so",
-    "module aufile.so",
-    "module_app account.so",
-    "module_app menu.so",
-    "module_app ctrl_tcp.so",
-    `ctrl_tcp_listen 127.0.0.1:${p.ctl[user]}`,
-    "",
-  ].join("\n");
-}
-
-/** Starts `argv` with stdout and stderr in `log` (a file, so no pipes need draining). */
-function start(argv: string[], log: string): Deno.ChildProcess {
-  return new Deno.Command("sh", {
-    args: ["-c", 'exec "$@" >"$LOG" 2>&1', "sh", ...argv],
-    env: { LOG: log },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-}
-
-async function waitForLog(path: string, pattern: RegExp, count = 1, ms = 8000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const text = await Deno.readTextFile(path).catch(() => "");
-    if ((text.match(new RegExp(pattern.source, "g")) ?? []).length >= count) return;
-    await sleep(50);
-  }
-  throw new Error(
-    `timed out waiting for ${pattern} in ${path}:\n${(await Deno.readTextFile(path)).slice(-2000)}`,
-  );
-}
-
-/** Sends one baresip ctrl_tcp command (netstring-framed JSON). */
-async function ctl(port: number, command: string, params = ""): Promise<void> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    const body = JSON.stringify({ command, params, token: command });
-    await conn.write(enc.encode(`${enc.encode(body).length}:${body},`));
-    await conn.read(new Uint8Array(4096));
-  } finally {
-    conn.close();
-  }
-}
-
-async function stop(p: Deno.ChildProcess): Promise<void> {
-  try {
-    p.kill("SIGTERM");
-  } catch {
-    // already gone
-  }
-  await p.status;
-}
-
-/**
- * Registrations (sipsak for carol; baresip alice, bob, dave), then three calls from alice: answered by
- * bob with ~1.5 s of PCMU RTP, rejected by dave (486), cancelled by alice (487). `during` runs while
- * kamailio is still up; the user agents are stopped (they unregister) before this returns.
- */
-async function sipTraffic(dir: string, p: Ports, during: () => Promise<void>): Promise<void> {
-  const agents: Deno.ChildProcess[] = [];
-  try {
-    const sipsak = await new Deno.Command("sipsak", {
-      args: [
-        "-U",
-        "-i",
-        "-s",
-        `sip:carol@127.0.0.1:${p.kamailio}`,
-        "-a",
-        "secret",
-        "-u",
-        "carol",
-        "-x",
-        "600",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(sipsak.success, new TextDecoder().decode(sipsak.stdout));
-    for (const [user, mode] of [["bob", "auto"], ["dave", "manual"], ["alice", "manual"]] as const) {
-      const home = `${dir}/${user}`;
-      await Deno.mkdir(home);
-      await Deno.writeTextFile(`${home}/config`, baresipConfig(p, user));
-      await Deno.writeTextFile(
-        `${home}/accounts`,
-        `<sip:${user}@127.0.0.1:${p.kamailio}>;auth_pass=secret;answermode=${mode};audio_codecs=PCMU\n`,
-      );
-      agents.push(start(["baresip", "-f", home], `${home}/log`));
-      await waitForLog(`${home}/log`, /200 OK/);
-    }
-    const dial = (to: string) => ctl(p.ctl.alice!, "dial", `sip:${to}@127.0.0.1:${p.kamailio}`);
-    await dial("bob"); // answered
-    await waitForLog(`${dir}/bob/log`, /Incoming call|answering call/);
-    await sleep(1500);
-    await ctl(p.ctl.alice!, "hangup");
-    await sleep(300);
-    await dial("dave"); // rejected by dave: 486
-    await waitForLog(`${dir}/dave/log`, /Incoming call/);
-    await sleep(200);
-    await ctl(p.ctl.dave!, "hangup");
-    await sleep(300);
-    await dial("dave"); // cancelled by alice: CANCEL, 487
-    await waitForLog(`${dir}/dave/log`, /Incoming call/, 2);
-    await sleep(200);
-    await ctl(p.ctl.alice!, "hangup");
-    await sleep(300);
-    await during();
-  } finally {
-    for (const a of agents.reverse()) await stop(a);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-
 Deno.test({
   name: "voip_sip_capture captures real SIP traffic and every analysis tool reports the known calls",
   ignore: !traffic,
@@ -289,15 +96,17 @@ Deno.test({
     await using client = await httpClient(server, "legacy");
     await connectRoot(client, sshd, server.home);
     const dir = await Deno.makeTempDir({ prefix: "mcpvoip-" });
-    const p = pickPorts();
+    // 10000–19999 (see the header); `closed` lies above the RTP range, so nothing listens there.
+    const p = pickPorts({
+      from: 10_000,
+      blocks: 99,
+      users: ["alice", "bob", "dave"],
+      rtpEnd: 89,
+      closed: 97,
+    });
     let kamailio: Deno.ChildProcess | undefined;
     try {
-      await Deno.writeTextFile(`${dir}/k.cfg`, kamailioConfig(p.kamailio));
-      kamailio = start(
-        ["kamailio", "-f", `${dir}/k.cfg`, "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir, "-n", "2"],
-        `${dir}/k.log`,
-      );
-      await waitForLog(`${dir}/k.log`, /main\(\): processes/);
+      kamailio = await startKamailio(dir, p.kamailio, { timeoutMs: 8000 });
       const dirsBefore = captureDirs();
       const progress: number[] = [];
       const capturing = client.callTool({
@@ -312,12 +121,27 @@ Deno.test({
       }, { onprogress: (n) => void progress.push(n.progress), timeout: 60_000 });
       await waitForTcpdump(`-- port ${p.kamailio} or`);
       let diagnostics: Reply | undefined;
-      await sipTraffic(dir, p, async () => {
-        diagnostics = await ok(client, "voip_network_diagnostics", {
-          target: "bed",
-          host: "127.0.0.1",
-          ports: [p.kamailio, p.closed],
-        });
+      // Registrations (sipsak for carol; baresip alice, bob, dave), then three calls from alice: answered
+      // by bob with ~1.5 s of PCMU RTP, rejected by dave (486), cancelled by alice (487).
+      await sipTraffic(dir, p, {
+        agents: [
+          { user: "bob", answermode: "auto" },
+          { user: "dave", answermode: "manual" },
+          { user: "alice", answermode: "manual" },
+        ],
+        calls: [
+          { to: "bob", outcome: "answered", holdMs: 1500 },
+          { to: "dave", outcome: "rejected", holdMs: 200 },
+          { to: "dave", outcome: "cancelled", holdMs: 200 },
+        ],
+        timeoutMs: 8000,
+        during: async () => {
+          diagnostics = await ok(client, "voip_network_diagnostics", {
+            target: "bed",
+            host: "127.0.0.1",
+            ports: [p.kamailio, p.closed],
+          });
+        },
       });
       const result = await capturing;
       const cap: Reply = {
@@ -470,7 +294,7 @@ Deno.test({
         assert.match(await refused(client, "voip_call_flow", { capture: "/no/such.pcap" }), /no such file/);
       });
     } finally {
-      if (kamailio) await stop(kamailio);
+      if (kamailio) await stopProcess(kamailio);
       await Deno.remove(dir, { recursive: true });
     }
   },
