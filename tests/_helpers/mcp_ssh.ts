@@ -58,3 +58,21 @@ export function rssBytes(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
   return kb * 1024;
 }
+
+/**
+ * Polls `read` until `done` accepts its value or `ms` pass; returns the last value. For facts a daemon
+ * records a moment after the client sees the effect (sshd's monitor logs acceptance asynchronously).
+ */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  ms = 2000,
+): Promise<T> {
+  const until = Date.now() + ms;
+  let value = await read();
+  while (!done(value) && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await read();
+  }
+  return value;
+}
