@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { callStats, registrations } from "../sip/sip_stats.ts";
 import { MOS_MODEL } from "../sip/mos.ts";
-import { defineTool, type ToolHints } from "./define.ts";
+import { defineTool, type ToolContext, type ToolHints } from "./define.ts";
 import { target } from "./schemas.ts";
 import { analyse, captureAndAnalyse, loadCapture, runLine, sourceLine } from "./voip_capture.ts";
 import { packetCheckFilter, rtpFilter, sipFilter } from "./voip_parse.ts";
@@ -29,6 +29,42 @@ import {
 import { countsOf, rtpStreamView, topConversations } from "./voip_views.ts";
 
 /** Hints of every capture tool (see the module comment). */
+/** The capture arguments every capturing tool shares. */
+interface CaptureArgs {
+  target?: string;
+  interface: string;
+  duration: number;
+  max_packets: number;
+  max_bytes: number;
+  container?: string;
+  sudo?: boolean;
+}
+
+/** Captures with the shared arguments and a tool's own filter, then analyses the capture. */
+function captureWith(ctx: ToolContext, args: CaptureArgs, filter: string) {
+  return captureAndAnalyse(ctx, args.target, {
+    interface: args.interface,
+    filter,
+    durationS: args.duration,
+    maxPackets: args.max_packets,
+    maxBytes: args.max_bytes,
+    container: args.container,
+    sudo: args.sudo,
+  });
+}
+
+/** Analyses an existing capture (`capture` argument) or, without one, captures now with `filter()`. */
+async function existingOrCaptured(
+  ctx: ToolContext,
+  args: CaptureArgs & { capture?: string },
+  filter: () => string,
+) {
+  if (args.capture !== undefined) {
+    return { ...analyse(await loadCapture(ctx, args.capture, args.target)), run: null };
+  }
+  return await captureWith(ctx, args, filter());
+}
+
 const CAPTURE_HINTS: ToolHints = {
   readOnlyHint: true,
   destructiveHint: false,
@@ -105,15 +141,7 @@ export const VOIP_SIP_CAPTURE = defineTool({
   handler: async (args, ctx) => {
     const ports = portList(args.ports);
     const filter = sipFilter(ports, rtpRange(args.rtp_ports));
-    const { analysis, source, run } = await captureAndAnalyse(ctx, args.target, {
-      interface: args.interface,
-      filter,
-      durationS: args.duration,
-      maxPackets: args.max_packets,
-      maxBytes: args.max_bytes,
-      container: args.container,
-      sudo: args.sudo,
-    });
+    const { analysis, source, run } = await captureWith(ctx, args, filter);
     const stats = callStats(analysis.messages);
     const regs = registrations(analysis.messages);
     const data = {
@@ -182,17 +210,11 @@ export const VOIP_PACKET_CHECK = defineTool({
   }),
   annotations: CAPTURE_HINTS,
   handler: async (args, ctx) => {
-    const { analysis, source, run } = args.capture !== undefined
-      ? { ...analyse(await loadCapture(ctx, args.capture, args.target)), run: null }
-      : await captureAndAnalyse(ctx, args.target, {
-        interface: args.interface,
-        filter: packetCheckFilter(portList(args.ports)),
-        durationS: args.duration,
-        maxPackets: args.max_packets,
-        maxBytes: args.max_bytes,
-        container: args.container,
-        sudo: args.sudo,
-      });
+    const { analysis, source, run } = await existingOrCaptured(
+      ctx,
+      args,
+      () => packetCheckFilter(portList(args.ports)),
+    );
     const counts = countsOf(analysis);
     const text = [
       `${counts.frames} frame(s): SIP ${counts.sip_messages} message(s) in ${counts.sip_frames} frame(s), RTP ${counts.rtp}, ` +
@@ -243,15 +265,7 @@ export const VOIP_NETWORK_CAPTURE = defineTool({
   }),
   annotations: CAPTURE_HINTS,
   handler: async (args, ctx) => {
-    const { analysis, source, run, bytes } = await captureAndAnalyse(ctx, args.target, {
-      interface: args.interface,
-      filter: args.filter,
-      durationS: args.duration,
-      maxPackets: args.max_packets,
-      maxBytes: args.max_bytes,
-      container: args.container,
-      sudo: args.sudo,
-    });
+    const { analysis, source, run, bytes } = await captureWith(ctx, args, args.filter);
     const counts = countsOf(analysis);
     const { top, flows } = topConversations(bytes, 20);
     const lines = [
@@ -332,17 +346,11 @@ export const VOIP_RTP_CAPTURE = defineTool({
   }),
   annotations: CAPTURE_HINTS,
   handler: async (args, ctx) => {
-    const { analysis, source, run } = args.capture !== undefined
-      ? { ...analyse(await loadCapture(ctx, args.capture, args.target)), run: null }
-      : await captureAndAnalyse(ctx, args.target, {
-        interface: args.interface,
-        filter: rtpFilter(rtpRange(args.rtp_ports)),
-        durationS: args.duration,
-        maxPackets: args.max_packets,
-        maxBytes: args.max_bytes,
-        container: args.container,
-        sudo: args.sudo,
-      });
+    const { analysis, source, run } = await existingOrCaptured(
+      ctx,
+      args,
+      () => rtpFilter(rtpRange(args.rtp_ports)),
+    );
     const streams = analysis.rtpStreams.slice(0, 200).map(rtpStreamView);
     const lines = [
       `${analysis.rtpStreams.length} RTP stream(s), ${analysis.counts.rtp} RTP / ${analysis.counts.rtcp} RTCP ` +
