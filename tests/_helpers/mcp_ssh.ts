@@ -76,3 +76,67 @@ export async function eventually<T>(
   }
   return value;
 }
+
+/** A tool result as the tests inspect it. */
+export interface ToolReply {
+  /** `structuredContent`. */
+  // deno-lint-ignore no-explicit-any
+  data: any;
+  /** The text content. */
+  text: string;
+  /** Whether the result is an `isError` result. */
+  isError: boolean;
+}
+
+/** Tool-calling helpers that add `defaults` (e.g. `{ target: "bed" }`) to every call's arguments. */
+export interface ToolCalls {
+  /** Calls a tool and returns its reply, error or not. */
+  call(client: Client, name: string, args?: Record<string, unknown>): Promise<ToolReply>;
+  /** Calls a tool and asserts that it succeeded. */
+  ok(client: Client, name: string, args?: Record<string, unknown>): Promise<ToolReply>;
+  /**
+   * Calls a tool that must refuse the arguments and returns the message. A schema error may arrive as
+   * a protocol error instead of an `isError` result; an accepted call fails the test.
+   */
+  refused(client: Client, name: string, args: Record<string, unknown>): Promise<string>;
+}
+
+/**
+ * Builds {@link ToolCalls} for a test file.
+ *
+ * @example
+ * ```ts
+ * const { call, ok, refused } = toolCalls({ target: "bed" });
+ * ```
+ */
+export function toolCalls(defaults: Record<string, unknown> = {}): ToolCalls {
+  const call = async (
+    client: Client,
+    name: string,
+    args: Record<string, unknown> = {},
+  ): Promise<ToolReply> => {
+    const result = await client.callTool({ name, arguments: { ...defaults, ...args } });
+    const text = (result.content as Array<{ text?: string }> | undefined ?? []).map((c) => c.text ?? "").join(
+      "",
+    );
+    return { data: result.structuredContent, text, isError: result.isError === true };
+  };
+  return {
+    call,
+    async ok(client, name, args = {}) {
+      const reply = await call(client, name, args);
+      if (reply.isError) throw new Error(`${name} failed: ${reply.text}`);
+      return reply;
+    },
+    async refused(client, name, args) {
+      let reply: ToolReply;
+      try {
+        reply = await call(client, name, args);
+      } catch (error) {
+        return String(error);
+      }
+      if (!reply.isError) throw new Error(`${name} accepted ${JSON.stringify(args)}: ${reply.text}`);
+      return reply.text;
+    },
+  };
+}

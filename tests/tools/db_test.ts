@@ -17,9 +17,9 @@ import {
   startPostgres,
   waitUntil,
 } from "../_helpers/containers.ts";
-import { installKey } from "../_helpers/mcp_ssh.ts";
+import { installKey, toolCalls } from "../_helpers/mcp_ssh.ts";
 import { requirePrograms } from "../_helpers/require.ts";
-import { httpClient, startHttpServer, textOf } from "../_helpers/server.ts";
+import { httpClient, startHttpServer } from "../_helpers/server.ts";
 import { startSshd } from "../_helpers/sshd.ts";
 
 const ignore = !requirePrograms("sshd", "ssh-keygen") ||
@@ -30,33 +30,7 @@ const PLAIN_IMAGE = "localhost/mcpdb-plain:test"; // the postgres image under a 
 const ROOT_PASSWORD = "r00t-mcpdb-7f3a";
 const SNAPSHOT = new URL("../testdata/db_tools_snapshot.json", import.meta.url);
 
-interface Reply {
-  // deno-lint-ignore no-explicit-any
-  data: any;
-  text: string;
-  isError: boolean;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Reply> {
-  const result = await client.callTool({ name, arguments: { target: "bed", ...args } });
-  return { data: result.structuredContent, text: textOf(result), isError: result.isError === true };
-}
-
-async function ok(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Reply> {
-  const reply = await call(client, name, args);
-  assert.equal(reply.isError, false, `${name}: ${reply.text}`);
-  return reply;
-}
-
-async function refused(client: Client, name: string, args: Record<string, unknown>): Promise<string> {
-  try {
-    const reply = await call(client, name, args);
-    assert.equal(reply.isError, true, `${name} accepted ${JSON.stringify(args)}: ${reply.text}`);
-    return reply.text;
-  } catch (error) {
-    return String(error);
-  }
-}
+const { call, ok, refused } = toolCalls({ target: "bed" });
 
 /** Every process whose argv or environment holds `needle`, as "pid comm where". */
 function holders(needle: string): { argv: string[]; environ: string[] } {

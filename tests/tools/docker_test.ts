@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { Client } from "@modelcontextprotocol/client";
 import {
   BUSYBOX_IMAGE,
   docker,
@@ -15,9 +14,9 @@ import {
   requireContainers,
   waitUntil,
 } from "../_helpers/containers.ts";
-import { installKey } from "../_helpers/mcp_ssh.ts";
+import { installKey, toolCalls } from "../_helpers/mcp_ssh.ts";
 import { requirePrograms } from "../_helpers/require.ts";
-import { httpClient, startHttpServer, textOf } from "../_helpers/server.ts";
+import { httpClient, startHttpServer } from "../_helpers/server.ts";
 import { MCPTEST_PASSWORD, startSshd } from "../_helpers/sshd.ts";
 
 const ignore = !requirePrograms("sshd", "ssh-keygen", "sha256sum", "tar") || !await requireContainers();
@@ -25,34 +24,7 @@ const LABEL = "ssh-mcp-test=docker";
 const P = "mcpdk"; // name prefix of this file's containers
 const SNAPSHOT = new URL("../testdata/docker_tools_snapshot.json", import.meta.url);
 
-interface Reply {
-  // deno-lint-ignore no-explicit-any
-  data: any;
-  text: string;
-  isError: boolean;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Reply> {
-  const result = await client.callTool({ name, arguments: { target: "bed", ...args } });
-  return { data: result.structuredContent, text: textOf(result), isError: result.isError === true };
-}
-
-async function ok(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Reply> {
-  const reply = await call(client, name, args);
-  assert.equal(reply.isError, false, `${name}: ${reply.text}`);
-  return reply;
-}
-
-/** A call that must be refused; returns the message (schema errors may arrive as a protocol error). */
-async function refused(client: Client, name: string, args: Record<string, unknown>): Promise<string> {
-  try {
-    const reply = await call(client, name, args);
-    assert.equal(reply.isError, true, `${name} accepted ${JSON.stringify(args)}: ${reply.text}`);
-    return reply.text;
-  } catch (error) {
-    return String(error);
-  }
-}
+const { call, ok, refused } = toolCalls({ target: "bed" });
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 

@@ -3,24 +3,14 @@
  * with password). This VM has no systemd and restricts dmesg: both are real cases checked here.
  */
 import assert from "node:assert/strict";
-import type { Client } from "@modelcontextprotocol/client";
+import { toolCalls } from "../_helpers/mcp_ssh.ts";
 import { httpClient, startHttpServer, textOf } from "../_helpers/server.ts";
 import { requirePrograms } from "../_helpers/require.ts";
 import { MCPTEST_PASSWORD, run, startSshd } from "../_helpers/sshd.ts";
 
 const ignore = !requirePrograms("sshd", "ssh-keygen", "df", "ps", "grep");
 
-interface Reply {
-  // deno-lint-ignore no-explicit-any
-  data: any;
-  text: string;
-  isError: boolean;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Reply> {
-  const result = await client.callTool({ name, arguments: { target: "bed", ...args } });
-  return { data: result.structuredContent, text: textOf(result), isError: result.isError === true };
-}
+const { call } = toolCalls({ target: "bed" });
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -4,7 +4,7 @@
  * CI=true or SSH_MCP_TEST_PACKAGES=1 (they need the Debian mirror).
  */
 import assert from "node:assert/strict";
-import type { Client } from "@modelcontextprotocol/client";
+import { toolCalls } from "../_helpers/mcp_ssh.ts";
 import { httpClient, startHttpServer, textOf } from "../_helpers/server.ts";
 import { requirePrograms } from "../_helpers/require.ts";
 import { MCPTEST_PASSWORD, run, startSshd } from "../_helpers/sshd.ts";
@@ -13,17 +13,7 @@ const ignore = !requirePrograms("sshd", "ssh-keygen", "ss", "find", "grep");
 const packagesWanted = Deno.env.get("CI") === "true" || Deno.env.get("SSH_MCP_TEST_PACKAGES") === "1";
 const hasApt = requirePrograms("apt-get", "dpkg-query");
 
-interface Reply {
-  // deno-lint-ignore no-explicit-any
-  data: any;
-  text: string;
-  isError: boolean;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Reply> {
-  const result = await client.callTool({ name, arguments: { target: "bed", ...args } });
-  return { data: result.structuredContent, text: textOf(result), isError: result.isError === true };
-}
+const { call } = toolCalls({ target: "bed" });
 
 async function exists(path: string): Promise<boolean> {
   try {

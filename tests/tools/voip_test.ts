@@ -18,7 +18,7 @@ import {
   removeLabelled,
   requireContainers,
 } from "../_helpers/containers.ts";
-import { installKey, processesMatching } from "../_helpers/mcp_ssh.ts";
+import { installKey, processesMatching, toolCalls, type ToolReply } from "../_helpers/mcp_ssh.ts";
 import { requirePrograms } from "../_helpers/require.ts";
 import { httpClient, startHttpServer, textOf } from "../_helpers/server.ts";
 import { pickPorts, sipTraffic, startKamailio, stopProcess } from "../_helpers/sip_traffic.ts";
@@ -29,35 +29,7 @@ const traffic = base && requirePrograms("kamailio", "sipsak", "baresip");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FIXTURE = new URL("../testdata/sip/baresip_lo.pcapng", import.meta.url).pathname;
 
-interface Reply {
-  // deno-lint-ignore no-explicit-any
-  data: any;
-  text: string;
-  isError: boolean;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Reply> {
-  const result = await client.callTool({ name, arguments: args });
-  return { data: result.structuredContent, text: textOf(result), isError: result.isError === true };
-}
-
-async function ok(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Reply> {
-  const reply = await call(client, name, args);
-  assert.equal(reply.isError, false, `${name}: ${reply.text}`);
-  return reply;
-}
-
-/** A call that must be refused; returns the message (schema errors may arrive as a protocol error). */
-async function refused(client: Client, name: string, args: Record<string, unknown>): Promise<string> {
-  try {
-    const reply = await call(client, name, args);
-    assert.equal(reply.isError, true, `${name} accepted ${JSON.stringify(args)}: ${reply.text}`);
-    return reply.text;
-  } catch (error) {
-    if (error instanceof assert.AssertionError) throw error;
-    return String(error);
-  }
-}
+const { call, ok, refused } = toolCalls();
 
 async function connectRoot(client: Client, sshd: TestSshd, home: string): Promise<void> {
   const key = await installKey(home, sshd.keys.ed25519, "id_voip_test");
@@ -120,7 +92,7 @@ Deno.test({
         },
       }, { onprogress: (n) => void progress.push(n.progress), timeout: 60_000 });
       await waitForTcpdump(`-- port ${p.kamailio} or`);
-      let diagnostics: Reply | undefined;
+      let diagnostics: ToolReply | undefined;
       // Registrations (sipsak for carol; baresip alice, bob, dave), then three calls from alice: answered
       // by bob with ~1.5 s of PCMU RTP, rejected by dave (486), cancelled by alice (487).
       await sipTraffic(dir, p, {
@@ -144,7 +116,7 @@ Deno.test({
         },
       });
       const result = await capturing;
-      const cap: Reply = {
+      const cap: ToolReply = {
         data: result.structuredContent,
         text: textOf(result),
         isError: result.isError === true,
