@@ -11,8 +11,8 @@
 
 import { openConnection } from "../src/ssh/client.ts";
 import type { SshConnection } from "../src/ssh/connection.ts";
-import { openSftp } from "../src/ssh/sftp.ts";
-import { copy } from "../src/ssh/sftp_copy.ts";
+import { openSftp } from "../src/ssh/sftp/sftp.ts";
+import { copy } from "../src/ssh/sftp/copy.ts";
 import { run, startSshd, type TestSshd } from "../tests/_helpers/sshd.ts";
 
 /** Options of {@link runSftpBench}. */

@@ -8,11 +8,16 @@
 import { SshError, UnknownConnectionError } from "../errors.ts";
 import { type AuthMethod, openConnection, type OpenOptions } from "./client.ts";
 import type { SshConnection } from "./connection.ts";
-import { type ConnectPlan, planConnect, SshConfigError, type SshConfigLocation } from "./connect_plan.ts";
+import {
+  type ConnectPlan,
+  planConnect,
+  SshConfigError,
+  type SshConfigLocation,
+} from "./config/connect_plan.ts";
 import { authMethods, type CredentialSources } from "./credentials.ts";
-import type { ExecRequest, ExecResult } from "./exec.ts";
-import type { HostKeyVerdict, PreferredHostKeyAlgorithms, VerifyHostKey } from "./host_verifier.ts";
-import { ShellPool } from "./shell_session.ts";
+import type { ExecRequest, ExecResult } from "./exec/channel.ts";
+import type { HostKeyVerdict, PreferredHostKeyAlgorithms, VerifyHostKey } from "./host_keys/verifier.ts";
+import { ShellPool } from "./exec/warm_shell.ts";
 
 /** What a caller asks `connect` for: like {@link ConnectSpec}, but the user may come from ~/.ssh/config. */
 export type ConnectRequest = Omit<ConnectSpec, "username" | "identityFiles" | "identitiesOnly"> & {

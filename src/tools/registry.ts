@@ -3,13 +3,13 @@
  * the middleware applied.
  */
 import type { McpServer } from "@modelcontextprotocol/server";
-import { CORE } from "./core.ts";
-import { DB } from "./db.ts";
-import { DOCKER } from "./docker.ts";
-import { FILES } from "./files.ts";
-import { MONITORING } from "./monitoring.ts";
-import { NETWORK } from "./network.ts";
-import { VOIP } from "./voip.ts";
+import { CORE } from "./core/toolset.ts";
+import { DB } from "./db/toolset.ts";
+import { DOCKER } from "./docker/toolset.ts";
+import { FILES } from "./files/toolset.ts";
+import { MONITORING } from "./monitoring/toolset.ts";
+import { NETWORK } from "./network/toolset.ts";
+import { VOIP } from "./voip/toolset.ts";
 import type { ToolDefinition, Toolset, ToolsetName } from "./define.ts";
 import { type MiddlewareOptions, wrapTool } from "./middleware.ts";
 

@@ -17,7 +17,7 @@ import { createServer, type ServerOptions } from "../server.ts";
 import type { SessionPool } from "../session/pool.ts";
 import { uuid7 } from "../session/uuid7.ts";
 import { checkAuth, checkBodySize, checkOrigin, jsonError, MAX_BODY_BYTES } from "./http_guard.ts";
-import { MIN_SESSION_KEY_LENGTH, poolKeyOf, principalOf, scopeResolver } from "./scope.ts";
+import { MIN_SESSION_KEY_LENGTH, poolKeyOf, principalOf, scopeResolver } from "../session/scope.ts";
 
 /** Options of {@link createHttpHandler}. */
 export interface HttpOptions {

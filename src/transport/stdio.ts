@@ -5,7 +5,7 @@ import process from "node:process";
 import { serveStdio, StdioServerTransport } from "@modelcontextprotocol/server/stdio";
 import { createServer, type ServerOptions } from "../server.ts";
 import type { SessionPool } from "../session/pool.ts";
-import { scopeResolver } from "./scope.ts";
+import { scopeResolver } from "../session/scope.ts";
 
 /** Longest accepted stdio line (one JSON-RPC message), bytes (SPEC §8). */
 export const MAX_STDIO_LINE = 8 * 1024 * 1024;
