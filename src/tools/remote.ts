@@ -5,7 +5,6 @@
 import { ToolError } from "../errors.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
 import type { ExecResult } from "../ssh/exec/channel.ts";
-import { describeExec, execFailed } from "./core/toolset.ts";
 import type { ToolContext } from "./define.ts";
 
 /** Internal cap for output that is parsed, not shown: results are bounded after parsing. */
@@ -77,6 +76,65 @@ export function sectionedScript(
   return joinCommands([first, SECTION_PRELUDE, body], "\n");
 }
 
+/** Text form of a command result for the model. */
+export function describeExec(result: ExecResult & { alias: string }): string {
+  const parts: string[] = [];
+  if (result.stdout) parts.push(result.stdout.replace(/\n$/, ""));
+  if (result.stderr) parts.push(`[stderr]\n${result.stderr.replace(/\n$/, "")}`);
+  const status = result.connection_lost
+    ? "connection lost: outcome unknown, the command was NOT re-run; check its effects before retrying"
+    : result.timed_out
+    ? "timed out: the remote process group was killed"
+    : result.cancelled
+    ? "cancelled: the remote process group was killed"
+    : result.sudo_failed
+    ? "sudo refused the password given at connect (sudo_password)"
+    : result.signal
+    ? `killed by ${result.signal}`
+    : `exit ${result.exit_code}`;
+  const truncated = result.truncated
+    ? ` · output truncated (${result.stdout_bytes}/${result.stderr_bytes} bytes)`
+    : "";
+  parts.push(`[${status} · ${result.duration_ms} ms · ${result.alias}${truncated}]`);
+  return parts.join("\n");
+}
+
+/** Whether a command result is a failure the model must handle (not a plain non-zero exit). */
+export function execFailed(result: ExecResult): boolean {
+  return result.timed_out || result.cancelled || result.connection_lost || result.sudo_failed === true;
+}
+
+/** Options of {@link resolveTimeout}. */
+export interface ResolveTimeoutOptions {
+  /** The deadline when the caller gave none (default: the server's -command-timeout). */
+  defaultMs?: number;
+}
+
+/**
+ * The deadline of a call in ms: `seconds` when given, else the default. More than the server allows
+ * (-max-command-timeout) is a RangeError that names the limit; nothing is clamped silently.
+ *
+ * @example
+ * ```ts
+ * const timeoutMs = resolveTimeout(ctx, args.timeout); // 120_000 by default
+ * ```
+ */
+export function resolveTimeout(
+  ctx: ToolContext,
+  seconds: number | undefined,
+  options: ResolveTimeoutOptions = {},
+): number {
+  if (seconds === undefined) return options.defaultMs ?? ctx.limits.commandTimeoutMs;
+  if (seconds * 1000 > ctx.limits.maxCommandTimeoutMs) {
+    throw new RangeError(
+      `Cannot use timeout ${seconds} s: the server allows at most ${
+        ctx.limits.maxCommandTimeoutMs / 1000
+      } s (-max-command-timeout)`,
+    );
+  }
+  return seconds * 1000;
+}
+
 /** Options of {@link runScript}. */
 export interface RunScriptOptions {
   /** What the script does, for error messages ("read memory usage"). */
@@ -117,6 +175,35 @@ export async function runScript(
     });
   }
   return result;
+}
+
+/** Options of {@link runSections}. */
+export interface RunSectionsOptions extends RunScriptOptions {
+  /** Assignments for the script's first line, after `M=<marker>` (e.g. sh`N=${limit}`). */
+  vars?: ShellCommand;
+}
+
+/**
+ * The skeleton every sectioned remote tool shares: a fresh marker, {@link sectionedScript} around
+ * `body`, {@link runScript}, then {@link splitSections} of its stdout.
+ *
+ * @example
+ * ```ts
+ * const { sections } = await runSections(ctx, args.target, sh`s uptime; cat /proc/uptime`, {
+ *   action: "read the uptime",
+ * });
+ * ```
+ */
+export async function runSections(
+  ctx: ToolContext,
+  target: string | undefined,
+  body: ShellCommand,
+  options: RunSectionsOptions,
+): Promise<{ result: ExecResult & { alias: string }; sections: Map<string, string> }> {
+  const marker = newMarker();
+  const { vars, ...run } = options;
+  const result = await runScript(ctx, target, sectionedScript(marker, body, { vars }), run);
+  return { result, sections: splitSections(result.stdout, marker) };
 }
 
 /** The first line of a text, trimmed (for notes quoting an error message). */

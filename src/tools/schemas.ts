@@ -19,6 +19,11 @@ export const timeoutSeconds = z.number().int().positive().max(86_400).optional()
   "Deadline in seconds (default: the server's -command-timeout, 120 s). At the deadline the remote process group is killed.",
 );
 
+/** What a tool could not see and what it used instead; one schema for every tool that reports it. */
+export const notes = z.array(z.string()).describe(
+  "Sources that were missing or restricted, and what was used instead (empty when all were available)",
+);
+
 /** Annotation sets that recur. */
 export const HINTS = {
   /** Reads remote state only. */

@@ -4,8 +4,8 @@
 import { z } from "zod";
 import { ToolError } from "../../errors.ts";
 import { raw, sh } from "../../shell/sh.ts";
-import type { ExecResult } from "../../ssh/exec/channel.ts";
-import { defineTool, type ToolContext, type Toolset } from "../define.ts";
+import { defineTool, type Toolset } from "../define.ts";
+import { describeExec, execFailed, resolveTimeout } from "../remote.ts";
 import { HINTS, target, timeoutSeconds } from "../schemas.ts";
 
 const hostKeySchema = z.object({
@@ -131,46 +131,6 @@ const execResultShape = {
   executor: z.enum(["exec", "shell"]).describe("exec channel or warm shell"),
 };
 
-/** Text form of a command result for the model. */
-export function describeExec(result: ExecResult & { alias: string }): string {
-  const parts: string[] = [];
-  if (result.stdout) parts.push(result.stdout.replace(/\n$/, ""));
-  if (result.stderr) parts.push(`[stderr]\n${result.stderr.replace(/\n$/, "")}`);
-  const status = result.connection_lost
-    ? "connection lost: outcome unknown, the command was NOT re-run; check its effects before retrying"
-    : result.timed_out
-    ? "timed out: the remote process group was killed"
-    : result.cancelled
-    ? "cancelled: the remote process group was killed"
-    : result.sudo_failed
-    ? "sudo refused the password given at connect (sudo_password)"
-    : result.signal
-    ? `killed by ${result.signal}`
-    : `exit ${result.exit_code}`;
-  const truncated = result.truncated
-    ? ` · output truncated (${result.stdout_bytes}/${result.stderr_bytes} bytes)`
-    : "";
-  parts.push(`[${status} · ${result.duration_ms} ms · ${result.alias}${truncated}]`);
-  return parts.join("\n");
-}
-
-/** Whether a command result is a failure the model must handle (not a plain non-zero exit). */
-export function execFailed(result: ExecResult): boolean {
-  return result.timed_out || result.cancelled || result.connection_lost || result.sudo_failed === true;
-}
-
-function deadline(ctx: ToolContext, seconds: number | undefined): number {
-  const ms = seconds === undefined ? ctx.limits.commandTimeoutMs : seconds * 1000;
-  if (ms > ctx.limits.maxCommandTimeoutMs) {
-    throw new RangeError(
-      `Cannot use timeout ${seconds} s: the server allows at most ${
-        ctx.limits.maxCommandTimeoutMs / 1000
-      } s (-max-command-timeout)`,
-    );
-  }
-  return ms;
-}
-
 const run = defineTool({
   name: "run",
   title: "Run a shell command",
@@ -194,7 +154,7 @@ const run = defineTool({
   output: z.object(execResultShape),
   annotations: HINTS.changeRemote,
   handler: async (args, ctx) => {
-    const timeoutMs = deadline(ctx, args.timeout);
+    const timeoutMs = resolveTimeout(ctx, args.timeout);
     const alias = (await ctx.connections.get(args.target, ctx.signal)).alias;
     const started = Date.now();
     const ticker = setInterval(

@@ -55,6 +55,11 @@ const INTERRUPT_CLIENT =
   'for d in /proc/[0-9]*; do if tr "\\0" "\\n" < "$d/environ" 2>/dev/null | grep -qx "SSH_MCP_RUN=$1"; ' +
   'then kill -INT "${d#/proc/}" 2>/dev/null; fi; done';
 
+/** The PostgreSQL `application_name` of one call's session, so a second client can end it. */
+function applicationName(nonce: string): string {
+  return `ssh-mcp-${nonce}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // container facts
 
@@ -220,7 +225,14 @@ function clientCommand(
 ): ShellCommand {
   const env = (type: DbType) =>
     type === "postgres"
-      ? ["-e", "PGCLIENTENCODING=UTF8", "-e", `PGOPTIONS=-c statement_timeout=${timeoutSeconds * 1000}`]
+      ? [
+        "-e",
+        "PGCLIENTENCODING=UTF8",
+        "-e",
+        `PGOPTIONS=-c statement_timeout=${timeoutSeconds * 1000}`,
+        "-e",
+        `PGAPPNAME=${applicationName(nonce)}`,
+      ]
       : [];
   const clientArgs = db.type === "postgres"
     ? [
@@ -261,13 +273,36 @@ function clientCommand(
   } -e ${`SSH_MCP_RUN=${nonce}`} -- ${db.container} sh -c ${READ_SECRET_THEN_EXEC} ssh-mcp ${clientArgs}; echo "$M exit $?"; } | head -c ${QUERY_OUTPUT_BYTES}`);
 }
 
-/** Interrupts the client of a call that timed out or was cancelled (best effort, bounded). */
-async function interruptClient(ctx: ToolContext, db: DbTarget, nonce: string): Promise<void> {
+/**
+ * Stops the statement of a call that timed out or was cancelled (best effort, bounded). Killing the
+ * remote `docker exec` does not reach the client inside the container, and a client that is gone
+ * never sends a cancel request: PostgreSQL then runs the statement to its end. So for PostgreSQL a
+ * second client ends the call's backend, found by its `application_name` (one `docker exec`; the
+ * first client then exits on the closed connection). MySQL and MariaDB clients are interrupted
+ * (SIGINT makes them send KILL QUERY); their server-side statement timeout bounds the rest.
+ */
+async function stopStatement(ctx: ToolContext, db: DbTarget, nonce: string): Promise<void> {
+  // The nonce is hex (newMarker), so it is a safe SQL string literal.
+  const terminate = `SELECT pg_terminate_backend(pid) FROM pg_stat_activity ` +
+    `WHERE application_name = '${applicationName(nonce)}' AND pid <> pg_backend_pid()`;
+  const command = db.type === "postgres"
+    ? sh`docker exec -i -- ${db.container} sh -c ${READ_SECRET_THEN_EXEC} ssh-mcp ${[
+      "PGPASSWORD",
+      "psql",
+      "-X",
+      "-q",
+      "-w",
+      "-U",
+      db.user,
+      ...(db.database === undefined ? [] : ["-d", db.database]),
+      "-c",
+      terminate,
+    ]} >/dev/null 2>&1`
+    : sh`docker exec -- ${db.container} sh -c ${INTERRUPT_CLIENT} ssh-mcp ${nonce} >/dev/null 2>&1`;
   try {
     await ctx.connections.exec(db.alias, {
-      command: withDockerPrelude(
-        sh`docker exec -- ${db.container} sh -c ${INTERRUPT_CLIENT} ssh-mcp ${nonce} >/dev/null 2>&1`,
-      ),
+      command: withDockerPrelude(command),
+      stdin: new TextEncoder().encode(`${db.password ?? ""}\n`),
       timeoutMs: 15_000,
       maxOutputBytes: 4096,
       sudo: db.sudo ? { password: ctx.connections.sudoPasswordOf(db.alias) } : undefined,
@@ -296,26 +331,35 @@ export async function runSql(
     ? ["mariadb", "mysql"]
     : ["mysql", "mariadb"];
   let exec: (ExecResult & { alias: string }) | undefined;
-  for (const client of clients) {
-    exec = await ctx.connections.exec(db.alias, {
-      command: clientCommand(db, client, marker, nullMarker, nonce, timeoutSeconds),
-      stdin,
-      timeoutMs: timeoutSeconds * 1000 + 5000,
-      maxOutputBytes: QUERY_OUTPUT_BYTES + 65536,
-      signal: ctx.signal,
-      sudo: db.sudo ? { password: ctx.connections.sudoPasswordOf(db.alias) } : undefined,
-    });
-    const notFound = exec.stdout.includes(`${marker} exit 127`) &&
-      /not found|No such file/i.test(exec.stderr);
-    if (!notFound) break;
+  // On cancel, end the statement in the database at once, while the remote client is being killed.
+  let stopping: Promise<void> | undefined;
+  const stopNow = () => void (stopping ??= stopStatement(ctx, db, nonce));
+  ctx.signal.addEventListener("abort", stopNow, { once: true });
+  try {
+    for (const client of clients) {
+      exec = await ctx.connections.exec(db.alias, {
+        command: clientCommand(db, client, marker, nullMarker, nonce, timeoutSeconds),
+        stdin,
+        timeoutMs: timeoutSeconds * 1000 + 5000,
+        maxOutputBytes: QUERY_OUTPUT_BYTES + 65536,
+        signal: ctx.signal,
+        sudo: db.sudo ? { password: ctx.connections.sudoPasswordOf(db.alias) } : undefined,
+      });
+      const notFound = exec.stdout.includes(`${marker} exit 127`) &&
+        /not found|No such file/i.test(exec.stderr);
+      if (!notFound) break;
+    }
+  } finally {
+    ctx.signal.removeEventListener("abort", stopNow);
   }
   if (exec === undefined) throw new Error("unreachable: no client tried");
   if (exec.timed_out || exec.cancelled) {
-    await interruptClient(ctx, db, nonce);
+    stopNow();
+    await stopping;
     throw new ToolError(
       `Cannot finish the query on "${db.container}": ${
         exec.timed_out ? `no answer within ${timeoutSeconds + 5} s` : "the call was cancelled"
-      }; the client was interrupted`,
+      }; the statement was stopped`,
       { hint: "Narrow the query (WHERE, LIMIT) or raise timeout." },
     );
   }

@@ -10,7 +10,7 @@ import { dbConnectionInput, hintFor, resolveDb, runSql } from "./client.ts";
 import { DB_TYPES } from "./parse.ts";
 import { assembleSchema, mysqlSchemaQueries, pgSchemaQueries } from "./schema_parse.ts";
 import { defineTool } from "../define.ts";
-import { newMarker } from "../remote.ts";
+import { newMarker, resolveTimeout } from "../remote.ts";
 import { HINTS } from "../schemas.ts";
 
 const columnInfo = z.object({
@@ -79,7 +79,7 @@ export const dbSchema = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const timeoutSeconds = Math.min(args.timeout, Math.floor(ctx.limits.maxCommandTimeoutMs / 1000));
+    const timeoutSeconds = resolveTimeout(ctx, args.timeout) / 1000;
     const db = await resolveDb(ctx, args);
     const options = {
       table: args.table,

@@ -18,6 +18,7 @@ import {
 import { dbSchema } from "./schema.ts";
 import { splitPgSql } from "./sql.ts";
 import { dockerSudo } from "../docker/run.ts";
+import { resolveTimeout } from "../remote.ts";
 import { HINTS, target } from "../schemas.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ const dbQuery = defineTool({
   }),
   annotations: HINTS.changeRemote,
   handler: async (args, ctx) => {
-    const timeoutSeconds = Math.min(args.timeout, Math.floor(ctx.limits.maxCommandTimeoutMs / 1000));
+    const timeoutSeconds = resolveTimeout(ctx, args.timeout) / 1000;
     // psql's splitting rules apply to PostgreSQL only (MySQL strings use backslash escapes). An
     // explicit postgres query is checked before anything runs.
     const split = () => {

@@ -10,8 +10,8 @@ import { sh, type ShellCommand } from "../../shell/sh.ts";
 import type { ExecResult } from "../../ssh/exec/channel.ts";
 import { defineTool } from "../define.ts";
 import { assertContainerName, parseProbe } from "./parse.ts";
-import { containerName, deadlineMs, dockerSudo, runDocker } from "./run.ts";
-import { newMarker, splitSections } from "../remote.ts";
+import { containerName, dockerSudo, runDocker } from "./run.ts";
+import { newMarker, resolveTimeout, splitSections } from "../remote.ts";
 import { remotePath, target, timeoutSeconds } from "../schemas.ts";
 
 /** A host path operand that docker cp cannot mistake for `container:path` or an option. */
@@ -129,7 +129,7 @@ printf '%s src\n' "$M"; cprobe "$S"`,
       {
         action: `copy "${args.container_path}" out of "${args.container}"`,
         sudo: args.sudo,
-        timeoutMs: deadlineMs(ctx, args.timeout),
+        timeoutMs: resolveTimeout(ctx, args.timeout),
       },
     );
     return copyResult(result, marker, {
@@ -178,7 +178,7 @@ printf '%s dst\n' "$M"; cprobe "$R"`,
       {
         action: `copy "${args.host_path}" into "${args.container}"`,
         sudo: args.sudo,
-        timeoutMs: deadlineMs(ctx, args.timeout),
+        timeoutMs: resolveTimeout(ctx, args.timeout),
       },
     );
     return copyResult(result, marker, {

@@ -74,14 +74,3 @@ export function dockerError(result: ExecResult & { alias: string }, action: stri
     hint: dockerFailureHint(failure),
   });
 }
-
-/** The deadline of a call in ms: `seconds`, else the default; more than the server allows is a RangeError. */
-export function deadlineMs(ctx: ToolContext, seconds: number | undefined): number {
-  const ms = seconds === undefined ? ctx.limits.commandTimeoutMs : seconds * 1000;
-  if (ms > ctx.limits.maxCommandTimeoutMs) {
-    throw new RangeError(
-      `Cannot use timeout ${seconds} s: the server allows at most ${ctx.limits.maxCommandTimeoutMs / 1000} s`,
-    );
-  }
-  return ms;
-}

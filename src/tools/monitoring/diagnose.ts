@@ -9,7 +9,7 @@ import { parseDmesg } from "./logs_parse.ts";
 import { formatBytes, parseMeminfo, round1, usageFromSections } from "./parse.ts";
 import { parseProcStats, type ProcStat } from "./ps_parse.ts";
 import { parseRcStatus, parseSystemctlPlain, parseTimeSync } from "./services_parse.ts";
-import { firstLine, newMarker, runScript, sectionedScript, splitSections } from "../remote.ts";
+import { firstLine, runSections } from "../remote.ts";
 import { HINTS, target } from "../schemas.ts";
 
 /** Severity of a finding, most severe first. */
@@ -444,13 +444,10 @@ export const DIAGNOSE_SYSTEM = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`V='^(pswpin|pswpout|oom_kill) '
+      sh`V='^(pswpin|pswpout|oom_kill) '
 s stat1; grep '^cpu' /proc/stat
 s vm1; grep -E "$V" /proc/vmstat 2>/dev/null
 s procs1; cat /proc/[0-9]*/stat 2>/dev/null
@@ -495,10 +492,9 @@ else
   done
 fi
 s end`,
-      ),
       { action: "diagnose the system" },
     );
-    const { findings, checks } = diagnose(splitSections(result.stdout, marker));
+    const { findings, checks } = diagnose(sections);
     const summary = { critical: 0, warning: 0, info: 0 };
     for (const f of findings) summary[f.severity]++;
     const data = { alias: result.alias, findings, checks, summary };

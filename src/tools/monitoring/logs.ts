@@ -8,20 +8,9 @@ import { ToolError } from "../../errors.ts";
 import { sh } from "../../shell/sh.ts";
 import { defineTool } from "../define.ts";
 import { type JournalEntry, type KernelLine, parseDmesg, parseJournalJson } from "./logs_parse.ts";
-import {
-  firstLine,
-  keepLastWithin,
-  newMarker,
-  pathAssignment,
-  runScript,
-  sectionedScript,
-  splitSections,
-} from "../remote.ts";
-import { HINTS, remotePath, target } from "../schemas.ts";
+import { firstLine, keepLastWithin, pathAssignment, runSections } from "../remote.ts";
+import { HINTS, notes, remotePath, target } from "../schemas.ts";
 
-const notes = z.array(z.string()).describe(
-  "Sources that were missing or restricted, and what was used instead (empty when all were available)",
-);
 const sudo = z.boolean().optional().describe(
   "Run through sudo (uses sudo_password from connect, else sudo -n), for root-only sources",
 );
@@ -59,13 +48,10 @@ export const LOGS = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`s meta
+      sh`s meta
 if [ ! -e "$P" ]; then echo missing; elif [ -d "$P" ]; then echo directory
 elif [ ! -r "$P" ]; then echo unreadable; else echo ok; wc -c < "$P"; fi
 s content
@@ -77,11 +63,12 @@ if [ -f "$P" ] && [ -r "$P" ]; then
   esac | cut -c 1-4000
 fi
 s end`,
-        { vars: sh`${pathAssignment(args.path)}; N=${args.lines}; G=${args.grep ?? ""}; F=${args.from}` },
-      ),
-      { action: `read "${args.path}"`, sudo: args.sudo },
+      {
+        action: `read "${args.path}"`,
+        sudo: args.sudo,
+        vars: sh`${pathAssignment(args.path)}; N=${args.lines}; G=${args.grep ?? ""}; F=${args.from}`,
+      },
     );
-    const sections = splitSections(result.stdout, marker);
     const [state, size] = (sections.get("meta") ?? "").split("\n");
     if (state !== "ok") {
       const why = state === "missing"
@@ -166,18 +153,15 @@ export const JOURNAL_READ = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
     const filters: string[] = [];
     if (args.service) filters.push(`--unit=${args.service}`);
     if (args.since) filters.push(`--since=${args.since}`);
     if (args.priority) filters.push(`--priority=${args.priority}`);
     const word = (args.service ?? "").replace(/\.service$/, "");
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`J=0
+      sh`J=0
 if command -v journalctl >/dev/null 2>&1; then
   s probe; journalctl --no-pager -n 1 -o short 2>&1 | head -n 5
   if [ -n "$(journalctl --no-pager -q -n 1 -o short 2>/dev/null)" ]; then J=1; fi
@@ -195,11 +179,8 @@ else
   done
 fi
 s end`,
-        { vars: sh`N=${args.lines}; U=${word}` },
-      ),
-      { action: "read the journal", sudo: args.sudo },
+      { action: "read the journal", sudo: args.sudo, vars: sh`N=${args.lines}; U=${word}` },
     );
-    const sections = splitSections(result.stdout, marker);
     const probe = (sections.get("probe") ?? "").trim();
     const notesOut: string[] = [];
     let entries: JournalEntry[];
@@ -306,13 +287,10 @@ export const DMESG_READ = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`pick() { if [ -n "$G" ]; then grep -E -e "$G" | tail -n "$N"; else tail -n "$N"; fi | cut -c 1-4000; }
+      sh`pick() { if [ -n "$G" ]; then grep -E -e "$G" | tail -n "$N"; else tail -n "$N"; fi | cut -c 1-4000; }
 s clock; date +%s; cut -d' ' -f1 /proc/uptime
 if E=$(dmesg 2>&1 >/dev/null); then s dmesg; dmesg 2>/dev/null | pick
 else
@@ -324,11 +302,8 @@ else
   fi
 fi
 s end`,
-        { vars: sh`N=${args.lines}; G=${args.grep ?? ""}` },
-      ),
-      { action: "read the kernel log", sudo: args.sudo },
+      { action: "read the kernel log", sudo: args.sudo, vars: sh`N=${args.lines}; G=${args.grep ?? ""}` },
     );
-    const sections = splitSections(result.stdout, marker);
     const [now, uptime] = (sections.get("clock") ?? "").split("\n").map(Number);
     const boot = now !== undefined && uptime !== undefined && Number.isFinite(now) && Number.isFinite(uptime)
       ? now - uptime

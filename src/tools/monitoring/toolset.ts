@@ -25,12 +25,8 @@ import {
   parseSystemctlPlain,
   type ServiceRow,
 } from "./services_parse.ts";
-import { newMarker, runScript, sectionedScript, splitSections } from "../remote.ts";
-import { HINTS, target } from "../schemas.ts";
-
-const notes = z.array(z.string()).describe(
-  "Sources that were missing or restricted, and what was used instead (empty when all were available)",
-);
+import { runSections } from "../remote.ts";
+import { HINTS, notes, target } from "../schemas.ts";
 
 // ---------------------------------------------------------------------------------------------
 // usage
@@ -101,13 +97,10 @@ const usage = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`s stat1; grep '^cpu' /proc/stat
+      sh`s stat1; grep '^cpu' /proc/stat
 sleep 0.3 2>/dev/null || sleep 1
 s stat2; grep '^cpu' /proc/stat
 s loadavg; cat /proc/loadavg
@@ -115,10 +108,8 @@ s meminfo; cat /proc/meminfo
 s df; df -P -k 2>&1
 s dfi; df -P -i 2>&1
 s end`,
-      ),
       { action: "read usage" },
     );
-    const sections = splitSections(result.stdout, marker);
     const data = usageFromSections(sections);
     return { data: { alias: result.alias, ...data }, text: usageText(result.alias, data) };
   },
@@ -200,14 +191,11 @@ const ps = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
     const key = args.sort_by === "mem" ? "-rss" : "-pcpu";
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`F=pid=,ppid=,user:32=,stat=,pcpu=,pmem=,rss=,etimes=,args=
+      sh`F=pid=,ppid=,user:32=,stat=,pcpu=,pmem=,rss=,etimes=,args=
 if ps -ww -eo "$F" --sort=-pcpu >/dev/null 2>&1; then
   s procps; ps -ww -eo "$F" --sort=${key} | head -n "$N" | cut -c 1-1200
   s comm; ps -eo pid=,comm=
@@ -224,11 +212,8 @@ else
   s meminfo; grep '^MemTotal:' /proc/meminfo
 fi
 s end`,
-        { vars: sh`N=${args.limit}` },
-      ),
-      { action: "list processes" },
+      { action: "list processes", vars: sh`N=${args.limit}` },
     );
-    const sections = splitSections(result.stdout, marker);
     const notesOut: string[] = [];
     let processes: ProcessRow[];
     let states: Record<string, number>;
@@ -326,14 +311,11 @@ const listServices = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
     const state = args.failed_only ? ["--state=failed"] : [];
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`s pid1; cat /proc/1/comm 2>/dev/null
+      sh`s pid1; cat /proc/1/comm 2>/dev/null
 s has; for c in systemctl rc-status sv service; do command -v "$c" >/dev/null 2>&1 && echo "$c"; done
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   s systemd_json
@@ -347,10 +329,8 @@ elif command -v service >/dev/null 2>&1; then s sysvinit; service --status-all 2
 elif [ -d /etc/init.d ]; then s initd; ls /etc/init.d
 fi
 s end`,
-      ),
       { action: "list services" },
     );
-    const sections = splitSections(result.stdout, marker);
     const has = new Set((sections.get("has") ?? "").split("\n").map((l) => l.trim()).filter(Boolean));
     const pid1 = (sections.get("pid1") ?? "").trim() || "unknown";
     const notesOut: string[] = [];

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { ToolError } from "../../errors.ts";
 import { sh, type ShellCommand } from "../../shell/sh.ts";
-import { defineTool, type ToolContext } from "../define.ts";
+import { defineTool } from "../define.ts";
 import {
   type PackageManager,
   type PackageRow,
@@ -14,12 +14,16 @@ import {
   parsePackageList,
   parsePackageSearch,
 } from "./parse.ts";
-import { firstLine, newMarker, runScript, sectionedScript, splitSections } from "../remote.ts";
-import { HINTS, target, timeoutSeconds } from "../schemas.ts";
-
-const notes = z.array(z.string()).describe(
-  "Sources that were missing or restricted, and what was used instead (empty when all were available)",
-);
+import {
+  firstLine,
+  newMarker,
+  resolveTimeout,
+  runScript,
+  runSections,
+  sectionedScript,
+  splitSections,
+} from "../remote.ts";
+import { HINTS, notes, target, timeoutSeconds } from "../schemas.ts";
 
 const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9.+_:@=~-]{0,199}$/;
 const MANAGERS = ["apt-get", "dnf", "yum", "apk", "zypper", "pacman"] as const;
@@ -178,21 +182,15 @@ export const PACKAGE_MANAGE = defineTool({
     if (action === "search" && pkgs.length > 1) {
       throw new TypeError("Cannot search for several words: pass one");
     }
-
-    const marker = newMarker();
-    const probe = await runScript(
+    const { result: probe, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`s uid; id -u
+      sh`s uid; id -u
 s managers; for m in ${[...MANAGERS]}; do command -v "$m" >/dev/null 2>&1 && echo "$m"; done
 s sudo; command -v sudo >/dev/null 2>&1 && echo yes
 s end`,
-      ),
       { action: "detect the package manager" },
     );
-    const sections = splitSections(probe.stdout, marker);
     const found = (sections.get("managers") ?? "").split("\n").map((l) => l.trim());
     const binary = MANAGERS.find((m) => found.includes(m));
     if (binary === undefined) {
@@ -212,7 +210,11 @@ s end`,
         },
       );
     }
-    const timeoutMs = requestedTimeout(ctx, args.timeout, MUTATING.has(action));
+    const timeoutMs = resolveTimeout(ctx, args.timeout, {
+      defaultMs: MUTATING.has(action)
+        ? Math.min(ctx.limits.maxCommandTimeoutMs, INSTALL_TIMEOUT_MS)
+        : ctx.limits.commandTimeoutMs,
+    });
     const command = packageCommand(manager, action, pkgs);
     const status = pkgs.length && action !== "search" && action !== "list"
       ? installedProbe(manager, pkgs)
@@ -310,21 +312,6 @@ s end`,
     return { data, text: lines.join("\n"), isError: !ok };
   },
 });
-
-function requestedTimeout(ctx: ToolContext, seconds: number | undefined, long: boolean): number {
-  if (seconds !== undefined) {
-    const ms = seconds * 1000;
-    if (ms > ctx.limits.maxCommandTimeoutMs) {
-      throw new RangeError(
-        `Cannot use timeout ${seconds} s: the server allows at most ${
-          ctx.limits.maxCommandTimeoutMs / 1000
-        } s (-max-command-timeout)`,
-      );
-    }
-    return ms;
-  }
-  return long ? Math.min(ctx.limits.maxCommandTimeoutMs, INSTALL_TIMEOUT_MS) : ctx.limits.commandTimeoutMs;
-}
 
 function tailText(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;

@@ -17,12 +17,8 @@ import {
   SOCKET_STATES,
   type SocketRow,
 } from "./parse.ts";
-import { newMarker, pathAssignment, runScript, sectionedScript, splitSections } from "../remote.ts";
-import { HINTS, remotePath, target } from "../schemas.ts";
-
-const notes = z.array(z.string()).describe(
-  "Sources that were missing or restricted, and what was used instead (empty when all were available)",
-);
+import { pathAssignment, runSections } from "../remote.ts";
+import { HINTS, notes, remotePath, target } from "../schemas.ts";
 
 // ---------------------------------------------------------------------------------------------
 // net_stat
@@ -66,22 +62,17 @@ const netStat = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`s uid; id -u
+      sh`s uid; id -u
 if command -v ss >/dev/null 2>&1; then s ss; ss -tunap 2>&1
 elif command -v netstat >/dev/null 2>&1; then s netstat; netstat -tunap 2>/dev/null
 else for f in tcp tcp6 udp udp6; do s "proc_$f"; cat "/proc/net/$f" 2>/dev/null; done
 fi
 s end`,
-      ),
       { action: "list sockets" },
     );
-    const sections = splitSections(result.stdout, marker);
     const notesOut: string[] = [];
     let source: "ss" | "netstat" | "proc";
     let rows: SocketRow[];
@@ -171,29 +162,26 @@ const searchFiles = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
     const expression = [
       ...(args.file_type === undefined ? [] : ["-type", FILE_TYPES[args.file_type]]),
       args.pattern.includes("/") ? "-path" : "-name",
       args.pattern,
     ];
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`if [ -L "$P" ] && [ -d "$P" ]; then P="$P/"; fi
+      sh`if [ -L "$P" ] && [ -d "$P" ]; then P="$P/"; fi
 if [ ! -e "$P" ]; then s missing; elif [ ! -d "$P" ]; then s notdir
 elif find / -maxdepth 0 -printf '' >/dev/null 2>&1; then
   s gnu; find "$P" -maxdepth ${args.max_depth} ${expression} -printf '%y\t%s\t%T@\t%p\n' | head -n "$N"
 else s plain; find "$P" -maxdepth ${args.max_depth} ${expression} -print | head -n "$N"
 fi
 s end`,
-        { vars: sh`${pathAssignment(args.path)}; N=${args.max_results + 1}` },
-      ),
-      { action: `search files under "${args.path}"` },
+      {
+        action: `search files under "${args.path}"`,
+        vars: sh`${pathAssignment(args.path)}; N=${args.max_results + 1}`,
+      },
     );
-    const sections = splitSections(result.stdout, marker);
     if (sections.has("missing") || sections.has("notdir")) {
       throw new ToolError(
         `Cannot search "${args.path}" on "${result.alias}": ${
@@ -264,29 +252,26 @@ const searchText = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
     const flags = [
       ...(args.recursive ? ["-r"] : []),
       ...(args.ignore_case ? ["-i"] : []),
       args.fixed_strings ? "-F" : "-E",
     ];
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`grep -I -q -e x /dev/null 2>/dev/null; if [ $? -eq 1 ]; then I=-I; else I=; fi
+      sh`grep -I -q -e x /dev/null 2>/dev/null; if [ $? -eq 1 ]; then I=-I; else I=; fi
 grep -Z -q -e x /dev/null 2>/dev/null; if [ $? -eq 1 ]; then Z=-Z; else Z=; fi
 s probe; echo "I=$I Z=$Z"
 if [ ! -e "$P" ]; then s missing
 else s matches; grep -H -n $I $Z ${flags} -e "$G" -- "$P" | head -n "$N" | cut -c 1-1500
 fi
 s end`,
-        { vars: sh`${pathAssignment(args.path)}; N=${args.max_results + 1}; G=${args.pattern}` },
-      ),
-      { action: `search text under "${args.path}"` },
+      {
+        action: `search text under "${args.path}"`,
+        vars: sh`${pathAssignment(args.path)}; N=${args.max_results + 1}; G=${args.pattern}`,
+      },
     );
-    const sections = splitSections(result.stdout, marker);
     if (sections.has("missing")) {
       throw new ToolError(`Cannot search "${args.path}" on "${result.alias}": it does not exist`, {
         hint: "Pass an existing file or directory; find one with `search_files`.",

@@ -12,10 +12,9 @@ import { analyseCapture, type CaptureAnalysis } from "../../sip/capture.ts";
 import { PcapError } from "../../sip/pcap.ts";
 import { sh, type ShellCommand } from "../../shell/sh.ts";
 import { openSftp } from "../../ssh/sftp/sftp.ts";
-import { describeExec, execFailed } from "../core/toolset.ts";
 import type { ToolContext } from "../define.ts";
 import { CONTAINER_NAME } from "../docker/parse.ts";
-import { firstLine, newMarker, sectionedScript, splitSections } from "../remote.ts";
+import { describeExec, execFailed, firstLine, newMarker, sectionedScript, splitSections } from "../remote.ts";
 import {
   assertBpfFilter,
   assertInterface,

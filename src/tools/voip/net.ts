@@ -9,8 +9,8 @@ import { joinCommands, sh, type ShellCommand } from "../../shell/sh.ts";
 import { defineTool } from "../define.ts";
 import { dockerError } from "../docker/run.ts";
 import { normalizePsRow } from "../docker/parse.ts";
-import { newMarker, runScript, sectionedScript, splitSections } from "../remote.ts";
-import { HINTS, target } from "../schemas.ts";
+import { newMarker, runScript, runSections, sectionedScript, splitSections } from "../remote.ts";
+import { HINTS, notes as sourceNotes, target } from "../schemas.ts";
 import {
   classifyVoipContainer,
   parsePing,
@@ -21,7 +21,7 @@ import {
 } from "./net_parse.ts";
 import { assertHost, isHost } from "./parse.ts";
 
-const notes = z.array(z.string()).describe("Missing programs or sources, and what that means for the result");
+const notes = sourceNotes.describe("Missing programs or sources, and what that means for the result");
 
 // ---------------------------------------------------------------------------------------------
 // voip_discover_containers
@@ -73,23 +73,18 @@ export const VOIP_DISCOVER_CONTAINERS = defineTool({
   }),
   annotations: HINTS.readRemote,
   handler: async (args, ctx) => {
-    const marker = newMarker();
-    const result = await runScript(
+    const { result, sections } = await runSections(
       ctx,
       args.target,
-      sectionedScript(
-        marker,
-        sh`PATH="$PATH:/usr/local/bin:/snap/bin"; export PATH
+      sh`PATH="$PATH:/usr/local/bin:/snap/bin"; export PATH
 s ps; ps -eo pid=,comm=,args= 2>/dev/null
 if command -v docker >/dev/null 2>&1; then
   s docker; docker ps ${args.all ? ["-a"] : []} --no-trunc --format ${"{{json .}}"} 2>&1; echo "ssh-mcp-rc=$?"
 else s nodocker
 fi
 s end`,
-      ),
       { action: "list VoIP containers", sudo: args.sudo },
     );
-    const sections = splitSections(result.stdout, marker);
     const processes = parseVoipProcesses(sections.get("ps") ?? "");
     const out: string[] = [];
     if (!sections.has("docker")) {
