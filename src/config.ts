@@ -119,8 +119,8 @@ interface FlagSpec {
   readonly accepts: string;
 }
 
-// Same list as TOOLSET_NAMES in tools/define.ts; kept here so config stays free of the tool layer.
-const TOOLSET_NAMES = ["core", "files", "docker", "monitoring", "db", "network", "voip"] as const;
+/** The toolsets `-toolsets` selects from, in the seed's order (the tool layer's one source). */
+export const TOOLSET_NAMES = ["core", "files", "docker", "monitoring", "db", "network", "voip"] as const;
 const MIB = 1024 * 1024;
 const DAY = 86_400;
 const LOOPBACK_NAMES: readonly string[] = ["localhost", "127.0.0.1", "[::1]"];

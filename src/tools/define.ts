@@ -3,10 +3,10 @@
  * deadlines, audit, logging and error hints are applied once by the registry, never by handlers.
  */
 import type { z } from "zod";
+import { TOOLSET_NAMES } from "../config.ts";
 import type { ConnectionManager } from "../ssh/manager.ts";
 
-/** The seven toolsets of the seed, selectable with `-toolsets`. */
-export const TOOLSET_NAMES = ["core", "files", "docker", "monitoring", "db", "network", "voip"] as const;
+export { TOOLSET_NAMES };
 /** One of {@link TOOLSET_NAMES}. */
 export type ToolsetName = typeof TOOLSET_NAMES[number];
 
