@@ -3,7 +3,7 @@
  * deadlines, audit, logging and error hints are applied once by the registry, never by handlers.
  */
 import type { z } from "zod";
-import type { ConnectionManager } from "../ssh/manager.ts";
+import type { Connections } from "../ssh/connection.ts";
 
 /** The seven toolsets of the seed, selectable with `-toolsets`. */
 export const TOOLSET_NAMES = ["core", "files", "docker", "monitoring", "db", "network", "voip"] as const;
@@ -43,7 +43,7 @@ export interface Caller {
 /** Everything a handler may use. Handlers never see configuration or transports directly. */
 export interface ToolContext {
   /** The session's SSH connections. */
-  connections: ConnectionManager;
+  connections: Connections;
   /** Aborted when the client cancels, the deadline passes, or the server shuts down. */
   signal: AbortSignal;
   /** Sends a progress notification when the client asked for them; a no-op otherwise. */

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { ToolError } from "../../errors.ts";
 import { raw, sh } from "../../shell/sh.ts";
-import type { ExecResult } from "../../ssh/exec/channel.ts";
+import type { ExecResult } from "../../ssh/connection.ts";
 import { defineTool, type ToolContext, type Toolset } from "../define.ts";
 import { HINTS, target, timeoutSeconds } from "../schemas.ts";
 
@@ -195,19 +195,18 @@ const run = defineTool({
   annotations: HINTS.changeRemote,
   handler: async (args, ctx) => {
     const timeoutMs = deadline(ctx, args.timeout);
-    const alias = (await ctx.connections.get(args.target, ctx.signal)).alias;
     const started = Date.now();
     const ticker = setInterval(
       () => ctx.progress(Math.round((Date.now() - started) / 1000), timeoutMs / 1000, "running"),
       1000,
     );
     try {
-      const result = await ctx.connections.exec(alias, {
+      const result = await ctx.connections.exec(args.target, {
         command: sh`eval ${args.command}`,
         cwd: args.cwd,
         env: args.env,
         stdin: args.stdin === undefined ? undefined : new TextEncoder().encode(args.stdin),
-        sudo: args.sudo ? { password: ctx.connections.sudoPasswordOf(alias) } : undefined,
+        sudo: args.sudo,
         timeoutMs,
         maxOutputBytes: ctx.limits.maxOutputBytes,
         signal: ctx.signal,
