@@ -14,8 +14,14 @@ import { VERSION } from "./version.ts";
 /** Transport: `stdio` for one local MCP host, `http` for a shared server. */
 export type Mode = "stdio" | "http";
 
-/** What to do with SSH host keys: reject unknown, learn unknown (reject changed), or check nothing. */
+/**
+ * What to do with SSH host keys (`-host-keys`): reject unknown, learn unknown (reject changed), or
+ * check nothing. Defined here, the lowest layer that both the configuration and ssh/host_keys use.
+ */
 export type HostKeyPolicy = "strict" | "accept-new" | "off";
+
+/** Every accepted {@link HostKeyPolicy}, for validation and help text. */
+export const HOST_KEY_POLICIES: readonly HostKeyPolicy[] = Object.freeze(["strict", "accept-new", "off"]);
 
 /**
  * The validated configuration. Frozen, arrays included.
@@ -704,7 +710,7 @@ export function parseConfig(
   const hostKeysText = raw("host-keys");
   const hostKeys = hostKeysText === undefined
     ? "accept-new"
-    : parseEnum("host-keys", hostKeysText, ["strict", "accept-new", "off"] as const);
+    : parseEnum("host-keys", hostKeysText, HOST_KEY_POLICIES);
   const sessionTimeoutSeconds = int("session-timeout", 300, 1, DAY);
   const maxCommandTimeoutSeconds = int("max-command-timeout", 3600, 1, DAY);
   // An explicit default above the explicit maximum is a contradiction; an implicit one just follows it.

@@ -3,7 +3,7 @@
  */
 import { publicKeyOf } from "./client.ts";
 import { IDENTITY_KEY_FILE } from "./credentials.ts";
-import { fingerprintSha256 } from "./host_keys/host_keys.ts";
+import { fingerprintSha256 } from "./host_keys/known_hosts.ts";
 
 /** The public half, as the `identity` tool returns it. */
 export interface Identity {

@@ -1,13 +1,23 @@
 /**
- * The SSH connections of one session: aliases, jump chains (`via`), transparent reconnect with
- * backoff, and the "most recently used" default target.
+ * The SSH connections of one session, the one per-connection façade tools see (through the
+ * {@link Connections} interface): aliases, jump chains (`via`), transparent reconnect with backoff, the
+ * "most recently used" default target, and every per-connection cache (warm shells, the SFTP session).
  *
  * A command that was running when its link dropped is never re-run here or anywhere: only opening a
  * channel (which has not started anything) is retried after a reconnect.
  */
 import { SshError, UnknownConnectionError } from "../errors.ts";
 import { type AuthMethod, openConnection, type OpenOptions } from "./client.ts";
-import type { SshConnection } from "./connection.ts";
+import type {
+  ConnectionInfo,
+  Connections,
+  ConnectOutcome,
+  ConnectRequest,
+  ConnectSpec,
+  ExecResult,
+  RunRequest,
+  SshConnection,
+} from "./connection.ts";
 import {
   type ConnectPlan,
   planConnect,
@@ -15,78 +25,9 @@ import {
   type SshConfigLocation,
 } from "./config/connect_plan.ts";
 import { authMethods, type CredentialSources } from "./credentials.ts";
-import type { ExecRequest, ExecResult } from "./exec/channel.ts";
-import type { HostKeyVerdict, PreferredHostKeyAlgorithms, VerifyHostKey } from "./host_keys/verifier.ts";
-import { ShellPool } from "./exec/warm_shell.ts";
-
-/** What a caller asks `connect` for: like {@link ConnectSpec}, but the user may come from ~/.ssh/config. */
-export type ConnectRequest = Omit<ConnectSpec, "username" | "identityFiles" | "identitiesOnly"> & {
-  username?: string;
-};
-
-/** Arguments of one connection. Secrets stay in memory only for reconnects. */
-export interface ConnectSpec {
-  /** Host name or address (as seen from the jump host with `via`). */
-  host: string;
-  /** TCP port, default 22. */
-  port?: number;
-  /** Remote user. */
-  username: string;
-  /** Password (password and keyboard-interactive auth; also sudo when no sudo password). */
-  password?: string;
-  /** Private key path inside ~/.ssh or the data dir. */
-  privateKeyPath?: string;
-  /** Passphrase of the key. */
-  passphrase?: string;
-  /** Name for the connection; default `user@host[:port]`. */
-  alias?: string;
-  /** Alias of an existing connection to tunnel through. */
-  via?: string;
-  /** Password for `sudo -S`. */
-  sudoPassword?: string;
-  /** IdentityFile entries (from ~/.ssh/config). */
-  identityFiles?: readonly string[];
-  /** IdentitiesOnly (from ~/.ssh/config). */
-  identitiesOnly?: boolean;
-}
-
-/** What a connect reports. */
-export interface ConnectOutcome {
-  /** The alias to pass as `target`. */
-  alias: string;
-  /** `user@host:port`. */
-  target: string;
-  /** Jump alias, if any. */
-  via?: string;
-  /** True when an existing live connection was reused. */
-  reused: boolean;
-  /** Host-key verdict of this hop. */
-  hostKey: HostKeyVerdict;
-  /** Server identification. */
-  banner: string;
-  /** Jump hosts connected (or reused) first, from ~/.ssh/config ProxyJump. */
-  jumps?: string[];
-  /** What ~/.ssh/config resolution ignored or degraded. */
-  warnings?: string[];
-}
-
-/** A connection as listed by the `connections` tool. */
-export interface ConnectionInfo {
-  /** Alias. */
-  alias: string;
-  /** `user@host:port`. */
-  target: string;
-  /** Jump alias. */
-  via?: string;
-  /** "connected", "reconnecting" or "disconnected" (reconnects on next use). */
-  state: "connected" | "reconnecting" | "disconnected";
-  /** Seconds since last use. */
-  idle_seconds: number;
-  /** Host key fingerprint. */
-  host_key_fingerprint: string;
-  /** Whether this is the default target. */
-  default: boolean;
-}
+import type { HostKeyVerdict, PreferredHostKeyAlgorithms, VerifyHostKey } from "./host_keys/policy.ts";
+import { Link } from "./link.ts";
+import type { Sftp } from "./sftp/sftp.ts";
 
 /** Fixed dependencies of a manager (built once by main.ts). */
 export interface ManagerOptions {
@@ -111,9 +52,13 @@ export interface ManagerOptions {
 const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 
+/**
+ * One alias: what it connects to and how, and its current {@link Link} (the live connection with its
+ * caches; replaced on reconnect). State that must outlive a reconnect (e.g. a job store) belongs here.
+ */
 class Managed {
-  connection: SshConnection | undefined;
-  reconnecting: Promise<SshConnection> | undefined;
+  link: Link | undefined;
+  reconnecting: Promise<Link> | undefined;
   lastUsed = Date.now();
   hostKey: HostKeyVerdict;
   nextAttemptAt = 0;
@@ -123,10 +68,10 @@ class Managed {
     readonly alias: string,
     readonly spec: Readonly<ConnectSpec> & { port: number },
     readonly auth: readonly AuthMethod[],
-    connection: SshConnection,
+    link: Link,
     hostKey: HostKeyVerdict,
   ) {
-    this.connection = connection;
+    this.link = link;
     this.hostKey = hostKey;
   }
 
@@ -142,13 +87,11 @@ export function defaultAlias(spec: Pick<ConnectSpec, "username" | "host" | "port
 }
 
 /** The connections of one session. */
-export class ConnectionManager implements AsyncDisposable {
+export class ConnectionManager implements Connections, AsyncDisposable {
   #options: ManagerOptions;
   #connections = new Map<string, Managed>();
   #mostRecent: string | undefined;
   #disposed = false;
-  // Warm shells per live connection (shell_session.ts); they end with their connection.
-  #shells = new WeakMap<SshConnection, ShellPool>();
 
   /** Creates an empty manager. */
   constructor(options: ManagerOptions) {
@@ -219,9 +162,9 @@ export class ConnectionManager implements AsyncDisposable {
           `Cannot connect alias "${alias}" to ${spec.username}@${spec.host}:${port}: it already points to ${existing.target}`,
         );
       }
-      const connection = await this.#ensure(existing, signal);
+      const link = await this.#ensure(existing, signal);
       this.#touch(existing);
-      return this.#outcome(existing, connection, true);
+      return this.#outcome(existing, link.connection, true);
     }
     const auth = await authMethods(spec, this.#options.credentials);
     if (auth.length === 0) {
@@ -231,51 +174,74 @@ export class ConnectionManager implements AsyncDisposable {
       );
     }
     let verdict: HostKeyVerdict | undefined;
-    const connection = await this.#open(full, auth, (v) => verdict = v, signal);
-    const managed = new Managed(alias, Object.freeze(full), auth, connection, verdict!);
+    const link = new Link(await this.#open(full, auth, (v) => verdict = v, signal));
+    const managed = new Managed(alias, Object.freeze(full), auth, link, verdict!);
     this.#connections.set(alias, managed);
-    this.#watch(managed, connection);
+    this.#watch(managed, link);
     this.#touch(managed);
-    return this.#outcome(managed, connection, false);
+    return this.#outcome(managed, link.connection, false);
   }
 
   /** The live connection for `alias` (default: most recently used), reconnecting if it dropped. */
   async get(alias?: string, signal?: AbortSignal): Promise<{ alias: string; connection: SshConnection }> {
-    this.#checkOpen();
-    const managed = this.#lookup(alias);
-    const connection = await this.#ensure(managed, signal);
-    this.#touch(managed);
-    return { alias: managed.alias, connection };
+    const { managed, link } = await this.#live(alias, signal);
+    return { alias: managed.alias, connection: link.connection };
   }
 
-  /** The sudo password given at connect, if any. */
-  sudoPasswordOf(alias: string): string | undefined {
-    return this.#connections.get(alias)?.spec.sudoPassword;
+  /** The alias `target` names (default: the most recently used), reconnecting it if it dropped. */
+  async resolve(target: string | undefined, signal?: AbortSignal): Promise<string> {
+    return (await this.#live(target, signal)).managed.alias;
   }
 
   /**
-   * Runs a command on `alias`. If the connection is found dead when the channel is opened, it is
-   * reconnected once and the channel opened again: nothing had started yet.
+   * Runs a command on `target` (a warm shell, or an exec channel where one cannot run it); `sudo`
+   * uses the sudo password given at connect. If the connection is found dead when the channel is
+   * opened, it is reconnected once and the channel opened again: nothing had started yet.
    */
-  async exec(alias: string | undefined, request: ExecRequest): Promise<ExecResult & { alias: string }> {
-    let { alias: name, connection } = await this.get(alias, request.signal);
-    try {
-      return { ...(await this.#shellsOf(connection).execute(request)), alias: name };
-    } catch (error) {
-      if (!(error instanceof SshError) || error.code !== "connection_lost") throw error;
-      ({ alias: name, connection } = await this.get(name, request.signal));
-      return { ...(await this.#shellsOf(connection).execute(request)), alias: name };
-    }
+  async exec(target: string | undefined, request: RunRequest): Promise<ExecResult & { alias: string }> {
+    const { sudo, ...rest } = request;
+    return await this.#withReconnect(target, request.signal, async (managed, link) => ({
+      ...(await link.shells.execute({
+        ...rest,
+        ...(sudo ? { sudo: { password: managed.spec.sudoPassword } } : {}),
+      })),
+      alias: managed.alias,
+    }));
   }
 
-  /** The warm-shell pool of a connection (commands fall back to exec channels where shells cannot run). */
-  #shellsOf(connection: SshConnection): ShellPool {
-    let pool = this.#shells.get(connection);
-    if (pool === undefined) {
-      pool = new ShellPool(connection);
-      this.#shells.set(connection, pool);
+  /**
+   * The SFTP session of `target`, shared by every file operation on its connection (opened on first
+   * use, reopened after it closed). A link found dead when the channel is opened is reconnected once.
+   */
+  async sftp(target: string | undefined, signal?: AbortSignal): Promise<{ alias: string; sftp: Sftp }> {
+    return await this.#withReconnect(target, signal, async (managed, link) => ({
+      alias: managed.alias,
+      sftp: await link.sftp(),
+    }));
+  }
+
+  async #live(target: string | undefined, signal?: AbortSignal): Promise<{ managed: Managed; link: Link }> {
+    this.#checkOpen();
+    const managed = this.#lookup(target);
+    const link = await this.#ensure(managed, signal);
+    this.#touch(managed);
+    return { managed, link };
+  }
+
+  /** Runs `open` on a live link; when it fails with `connection_lost`, reconnects once and retries. */
+  async #withReconnect<T>(
+    target: string | undefined,
+    signal: AbortSignal | undefined,
+    open: (managed: Managed, link: Link) => Promise<T>,
+  ): Promise<T> {
+    const { managed, link } = await this.#live(target, signal);
+    try {
+      return await open(managed, link);
+    } catch (error) {
+      if (!(error instanceof SshError) || error.code !== "connection_lost") throw error;
+      const again = await this.#live(managed.alias, signal);
+      return await open(again.managed, again.link);
     }
-    return pool;
   }
 
   /** Closes one connection (and everything tunnelled through it). */
@@ -289,7 +255,7 @@ export class ConnectionManager implements AsyncDisposable {
     if (managed !== undefined) {
       this.#connections.delete(alias);
       if (this.#mostRecent === alias) this.#mostRecent = undefined;
-      await managed.connection?.[Symbol.asyncDispose]();
+      await managed.link?.close();
       closed.push(alias);
     }
     return closed;
@@ -303,7 +269,7 @@ export class ConnectionManager implements AsyncDisposable {
     for (const alias of ordered) {
       const managed = this.#connections.get(alias);
       this.#connections.delete(alias);
-      await managed?.connection?.[Symbol.asyncDispose]();
+      await managed?.link?.close();
     }
     this.#mostRecent = undefined;
     return ordered;
@@ -316,7 +282,7 @@ export class ConnectionManager implements AsyncDisposable {
       alias: m.alias,
       target: m.target,
       ...(m.spec.via === undefined ? {} : { via: m.spec.via }),
-      state: m.connection?.alive ? "connected" : m.reconnecting ? "reconnecting" : "disconnected",
+      state: m.link?.connection.alive ? "connected" : m.reconnecting ? "reconnecting" : "disconnected",
       idle_seconds: Math.round((now - m.lastUsed) / 1000),
       host_key_fingerprint: m.hostKey.fingerprint,
       default: m.alias === this.#mostRecent,
@@ -367,9 +333,9 @@ export class ConnectionManager implements AsyncDisposable {
     };
   }
 
-  #watch(managed: Managed, connection: SshConnection): void {
-    connection.closed.then(() => {
-      if (managed.connection === connection) managed.connection = undefined;
+  #watch(managed: Managed, link: Link): void {
+    link.connection.closed.then(() => {
+      if (managed.link === link) managed.link = undefined;
     });
   }
 
@@ -404,14 +370,14 @@ export class ConnectionManager implements AsyncDisposable {
     });
   }
 
-  /** Returns a live connection, reconnecting with backoff when the old one dropped. */
-  #ensure(managed: Managed, signal?: AbortSignal): Promise<SshConnection> {
-    if (managed.connection?.alive) return Promise.resolve(managed.connection);
+  /** Returns a live link, reconnecting with backoff when the old one dropped. */
+  #ensure(managed: Managed, signal?: AbortSignal): Promise<Link> {
+    if (managed.link?.connection.alive) return Promise.resolve(managed.link);
     managed.reconnecting ??= this.#reconnect(managed, signal).finally(() => managed.reconnecting = undefined);
     return managed.reconnecting;
   }
 
-  async #reconnect(managed: Managed, signal?: AbortSignal): Promise<SshConnection> {
+  async #reconnect(managed: Managed, signal?: AbortSignal): Promise<Link> {
     const deadline = Date.now() + this.#options.connectTimeoutMs;
     let lastError: unknown;
     while (true) {
@@ -419,12 +385,14 @@ export class ConnectionManager implements AsyncDisposable {
       if (Date.now() + wait > deadline) break;
       if (wait > 0) await sleep(wait, signal);
       try {
-        const connection = await this.#open(managed.spec, managed.auth, (v) => managed.hostKey = v, signal);
-        managed.connection = connection;
+        const link = new Link(
+          await this.#open(managed.spec, managed.auth, (v) => managed.hostKey = v, signal),
+        );
+        managed.link = link;
         managed.failures = 0;
         managed.nextAttemptAt = 0;
-        this.#watch(managed, connection);
-        return connection;
+        this.#watch(managed, link);
+        return link;
       } catch (error) {
         lastError = error;
         if (error instanceof SshError && error.code.startsWith("host_key")) throw error;

@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import { TOOLSET_NAMES } from "../config.ts";
-import type { ConnectionManager } from "../ssh/manager.ts";
+import type { Connections } from "../ssh/connection.ts";
 
 export { TOOLSET_NAMES };
 /** One of {@link TOOLSET_NAMES}. */
@@ -43,7 +43,7 @@ export interface Caller {
 /** Everything a handler may use. Handlers never see configuration or transports directly. */
 export interface ToolContext {
   /** The session's SSH connections. */
-  connections: ConnectionManager;
+  connections: Connections;
   /** Aborted when the client cancels, the deadline passes, or the server shuts down. */
   signal: AbortSignal;
   /** Sends a progress notification when the client asked for them; a no-op otherwise. */

@@ -4,7 +4,7 @@
  */
 import type { AuthInfo, CallToolResult, ServerContext } from "@modelcontextprotocol/server";
 import { describeError } from "../errors.ts";
-import type { ConnectionManager } from "../ssh/manager.ts";
+import type { Connections } from "../ssh/connection.ts";
 import { type AuditSink, digestArguments } from "./audit.ts";
 import type { Caller, ServerIdentity, ToolContext, ToolDefinition, ToolLimits } from "./define.ts";
 import { errorResult, structuredResult } from "./results.ts";
@@ -22,7 +22,7 @@ export interface CallInfo {
 /** A session entered for the duration of one call. */
 export interface CallScope {
   /** The session's connections. */
-  connections: ConnectionManager;
+  connections: Connections;
   /** Who is calling. */
   caller: Caller;
   /** Aborted when the session is closed or the server shuts down. */

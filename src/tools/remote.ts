@@ -4,7 +4,7 @@
  */
 import { ToolError } from "../errors.ts";
 import { joinCommands, sh, type ShellCommand } from "../shell/sh.ts";
-import type { ExecResult } from "../ssh/exec/channel.ts";
+import type { ExecResult } from "../ssh/connection.ts";
 import type { ToolContext } from "./define.ts";
 
 /** Internal cap for output that is parsed, not shown: results are bounded after parsing. */
@@ -157,13 +157,12 @@ export async function runScript(
   command: ShellCommand,
   options: RunScriptOptions,
 ): Promise<ExecResult & { alias: string }> {
-  const { alias } = await ctx.connections.get(target, ctx.signal);
-  const result = await ctx.connections.exec(alias, {
+  const result = await ctx.connections.exec(target, {
     command,
     timeoutMs: options.timeoutMs ?? Math.min(ctx.limits.commandTimeoutMs, 60_000),
     maxOutputBytes: options.maxOutputBytes ?? PARSE_OUTPUT_BYTES,
     signal: ctx.signal,
-    sudo: options.sudo ? { password: ctx.connections.sudoPasswordOf(alias) } : undefined,
+    sudo: options.sudo,
   });
   if (execFailed(result)) {
     throw new ToolError(`Cannot ${options.action} on "${result.alias}": ${describeExec(result)}`, {

@@ -8,58 +8,8 @@
  */
 import { Buffer } from "node:buffer";
 import { joinCommands, sh, type ShellCommand } from "../../shell/sh.ts";
-import type { RemoteProcess, SshConnection } from "../connection.ts";
+import type { ExecRequest, ExecResult, RemoteProcess, SshConnection } from "../connection.ts";
 import { HeadTailBuffer } from "./output_buffer.ts";
-
-/** What to run. */
-export interface ExecRequest {
-  /** The script, built with `sh` (user text only ever arrives here as sh`eval ${text}`). */
-  command: ShellCommand;
-  /** Working directory; the command fails with exit 1 when it does not exist. */
-  cwd?: string;
-  /** Environment variables (names must be shell identifiers). Not for secrets: use `stdin`. */
-  env?: Readonly<Record<string, string>>;
-  /** Bytes for the command's stdin; `/dev/null`-like EOF when absent. */
-  stdin?: Uint8Array;
-  /** Run through sudo: with the password over stdin when given, else `sudo -n`. */
-  sudo?: { password?: string };
-  /** Deadline in ms; the process group is killed when it passes. */
-  timeoutMs: number;
-  /** Per-stream cap in bytes (head and tail kept). */
-  maxOutputBytes: number;
-  /** Cancels the command (the process group is killed). */
-  signal?: AbortSignal;
-}
-
-/** What happened. Field names are snake_case because they are returned to the model as is. */
-export interface ExecResult {
-  /** Captured stdout (UTF-8, lossy), head and tail when truncated. */
-  stdout: string;
-  /** Captured stderr. */
-  stderr: string;
-  /** Exit code, or null when killed by a signal or the outcome is unknown. */
-  exit_code: number | null;
-  /** Signal name (e.g. "TERM") when the command died from one. */
-  signal: string | null;
-  /** The deadline passed and the process group was killed. */
-  timed_out: boolean;
-  /** The call was cancelled and the process group was killed. */
-  cancelled: boolean;
-  /** The link dropped before the command finished: its outcome is unknown. It is never re-run. */
-  connection_lost: boolean;
-  /** sudo refused the given password. */
-  sudo_failed?: boolean;
-  /** Whether either stream was truncated. */
-  truncated: boolean;
-  /** Total bytes the command wrote to stdout. */
-  stdout_bytes: number;
-  /** Total bytes the command wrote to stderr. */
-  stderr_bytes: number;
-  /** Wall time in ms. */
-  duration_ms: number;
-  /** Which executor ran it. */
-  executor: "exec" | "shell";
-}
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Longest time to wait for the remote side to confirm a kill before closing the channel. */

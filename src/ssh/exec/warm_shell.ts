@@ -52,8 +52,8 @@
  */
 import { Buffer } from "node:buffer";
 import { joinCommands, raw, sh, type ShellCommand } from "../../shell/sh.ts";
-import type { RemoteProcess, SshConnection } from "../connection.ts";
-import { buildScript, type ExecRequest, type ExecResult, execute, killProcessGroup } from "./channel.ts";
+import type { ExecRequest, ExecResult, RemoteProcess, SshConnection } from "../connection.ts";
+import { buildScript, execute, killProcessGroup } from "./channel.ts";
 import { HeadTailBuffer } from "./output_buffer.ts";
 
 /** Options of {@link ShellPool}. */

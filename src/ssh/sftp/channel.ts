@@ -12,6 +12,15 @@ import type { FileStat, FileType } from "./sftp.ts";
 // ---------------------------------------------------------------------------------------------
 // the slice of ssh2's SFTPWrapper used here (ssh2 types stay inside client.ts)
 
+/** An SFTP channel as `SshConnection.sftp()` opens it (a thin typed face of ssh2's SFTP). */
+export interface SftpSession {
+  /** The raw ssh2 SFTP wrapper (typed loosely to keep ssh2 types inside client.ts). */
+  // deno-lint-ignore no-explicit-any
+  readonly raw: any;
+  /** Closes the SFTP channel. */
+  close(): void;
+}
+
 /** File attributes as ssh2 reports them. */
 export interface RawAttrs {
   mode: number;

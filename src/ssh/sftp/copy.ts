@@ -56,7 +56,7 @@ const COPY_WORKERS = 4;
  *
  * @example
  * ```ts
- * const outcome = await copy(await openSftp(a), "/srv/data", await openSftp(b), "/backup/data");
+ * const outcome = await copy({ sftp: a, path: "/srv/data" }, { sftp: b, path: "/backup/data" });
  * ```
  */
 export async function copy(

@@ -15,7 +15,6 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { SshError, ToolError } from "../../errors.ts";
-import type { SftpSession, SshConnection } from "../connection.ts";
 import {
   type Callback,
   DEPTH,
@@ -28,6 +27,7 @@ import {
   type RawSftp,
   type SetAttrs,
   sftpError,
+  type SftpSession,
   toStat,
 } from "./channel.ts";
 import {
@@ -172,11 +172,9 @@ function ownerGroup(longname: string, attrs: RawAttrs): { owner: string; group: 
 // ---------------------------------------------------------------------------------------------
 // the session
 
-const sessions = new WeakMap<SshConnection, Promise<Sftp>>();
-
 /**
- * The SFTP session of `connection`, opened on first use and cached: each SFTP channel holds one of
- * the connection's channel permits, so every file tool shares one (requests are multiplexed).
+ * Opens a new, unshared SFTP session on `connection`. Tools never call this: they use the shared
+ * session of `Connections.sftp` (cached per connection by the manager).
  *
  * @example
  * ```ts
@@ -184,38 +182,21 @@ const sessions = new WeakMap<SshConnection, Promise<Sftp>>();
  * const { entries } = await sftp.list("/etc");
  * ```
  */
-export async function openSftp(connection: SshConnection): Promise<Sftp> {
-  for (let cached = sessions.get(connection); cached !== undefined; cached = sessions.get(connection)) {
-    const sftp = await cached.catch(() => undefined);
-    if (sftp?.alive) return sftp;
-    if (sessions.get(connection) === cached) {
-      sessions.delete(connection);
-      break;
-    }
-  }
-  if (!connection.alive) {
-    throw new SshError("connection_lost", "Cannot start SFTP: the connection is closed");
-  }
-  // No await between the lookup above and this set: concurrent callers share one opening.
-  const opening: Promise<Sftp> = connection.sftp().then((session) =>
-    new Sftp(session, () => {
-      if (sessions.get(connection) === opening) sessions.delete(connection);
-    })
-  );
-  sessions.set(connection, opening);
-  opening.catch(() => {
-    if (sessions.get(connection) === opening) sessions.delete(connection);
-  });
-  return await opening;
+export async function openSftp(connection: { sftp(): Promise<SftpSession> }): Promise<Sftp> {
+  return new Sftp(await connection.sftp());
 }
 
-/** One SFTP channel with typed, promise-based operations. Obtain it with {@link openSftp}. */
+/**
+ * One SFTP channel with typed, promise-based operations. Tools obtain the shared one of a connection
+ * from `Connections.sftp` (the manager caches one per connection: each channel holds one of the
+ * connection's channel permits, and requests are multiplexed).
+ */
 export class Sftp {
   #raw: RawSftp;
   #session: SftpSession;
   #alive = true;
 
-  /** Internal: use {@link openSftp}. */
+  /** Wraps an open SFTP channel; `onClose` runs once when it closes. */
   constructor(session: SftpSession, onClose: () => void = () => {}) {
     this.#session = session;
     this.#raw = session.raw as RawSftp;

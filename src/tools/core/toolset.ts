@@ -155,19 +155,18 @@ const run = defineTool({
   annotations: HINTS.changeRemote,
   handler: async (args, ctx) => {
     const timeoutMs = resolveTimeout(ctx, args.timeout);
-    const alias = (await ctx.connections.get(args.target, ctx.signal)).alias;
     const started = Date.now();
     const ticker = setInterval(
       () => ctx.progress(Math.round((Date.now() - started) / 1000), timeoutMs / 1000, "running"),
       1000,
     );
     try {
-      const result = await ctx.connections.exec(alias, {
+      const result = await ctx.connections.exec(args.target, {
         command: sh`eval ${args.command}`,
         cwd: args.cwd,
         env: args.env,
         stdin: args.stdin === undefined ? undefined : new TextEncoder().encode(args.stdin),
-        sudo: args.sudo ? { password: ctx.connections.sudoPasswordOf(alias) } : undefined,
+        sudo: args.sudo,
         timeoutMs,
         maxOutputBytes: ctx.limits.maxOutputBytes,
         signal: ctx.signal,

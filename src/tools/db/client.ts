@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { ToolError } from "../../errors.ts";
 import { sh, type ShellCommand } from "../../shell/sh.ts";
-import type { ExecResult } from "../../ssh/exec/channel.ts";
+import type { ExecResult } from "../../ssh/connection.ts";
 import type { ToolContext } from "../define.ts";
 import {
   DB_IDENTIFIER,
@@ -305,7 +305,7 @@ async function stopStatement(ctx: ToolContext, db: DbTarget, nonce: string): Pro
       stdin: new TextEncoder().encode(`${db.password ?? ""}\n`),
       timeoutMs: 15_000,
       maxOutputBytes: 4096,
-      sudo: db.sudo ? { password: ctx.connections.sudoPasswordOf(db.alias) } : undefined,
+      sudo: db.sudo,
     });
   } catch {
     // The connection is gone; the server-side statement timeout still ends the query.
@@ -343,7 +343,7 @@ export async function runSql(
         timeoutMs: timeoutSeconds * 1000 + 5000,
         maxOutputBytes: QUERY_OUTPUT_BYTES + 65536,
         signal: ctx.signal,
-        sudo: db.sudo ? { password: ctx.connections.sudoPasswordOf(db.alias) } : undefined,
+        sudo: db.sudo,
       });
       const notFound = exec.stdout.includes(`${marker} exit 127`) &&
         /not found|No such file/i.test(exec.stderr);

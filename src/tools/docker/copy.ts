@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { ToolError } from "../../errors.ts";
 import { sh, type ShellCommand } from "../../shell/sh.ts";
-import type { ExecResult } from "../../ssh/exec/channel.ts";
+import type { ExecResult } from "../../ssh/connection.ts";
 import { defineTool } from "../define.ts";
 import { assertContainerName, parseProbe } from "./parse.ts";
 import { containerName, dockerSudo, runDocker } from "./run.ts";

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { ToolError } from "../../errors.ts";
 import { joinCommands, sh, type ShellCommand } from "../../shell/sh.ts";
-import type { ExecResult } from "../../ssh/exec/channel.ts";
+import type { ExecResult } from "../../ssh/connection.ts";
 import type { ToolContext } from "../define.ts";
 import { classifyDockerFailure, CONTAINER_NAME, dockerFailureHint, dockerMessage } from "./parse.ts";
 import { runScript } from "../remote.ts";

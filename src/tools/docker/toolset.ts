@@ -124,13 +124,12 @@ const dockerLogs = defineTool({
     let truncated: boolean;
     let alias: string;
     if (args.grep === undefined) {
-      const { alias: name } = await ctx.connections.get(args.target, ctx.signal);
-      const result = await ctx.connections.exec(name, {
+      const result = await ctx.connections.exec(args.target, {
         command: withDockerPrelude(sh`docker logs ${options} -- ${args.container}`),
         timeoutMs: Math.min(ctx.limits.commandTimeoutMs, 60_000),
         maxOutputBytes: ctx.limits.maxOutputBytes,
         signal: ctx.signal,
-        sudo: args.sudo ? { password: ctx.connections.sudoPasswordOf(name) } : undefined,
+        sudo: args.sudo,
       });
       if (result.timed_out || result.cancelled || result.connection_lost || result.sudo_failed) {
         throw new ToolError(`Cannot ${action} on "${result.alias}": the command did not finish`, {

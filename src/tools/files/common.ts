@@ -6,24 +6,23 @@
  */
 import { z } from "zod";
 import { ToolError } from "../../errors.ts";
-import { openSftp, type Sftp } from "../../ssh/sftp/sftp.ts";
+import type { Sftp } from "../../ssh/sftp/sftp.ts";
 import type { ToolContext } from "../define.ts";
 
 /** Input fragment: a hex sha256. */
 export const sha256Hex = z.string().regex(/^[0-9a-fA-F]{64}$/, "64 hex digits");
 
-/** The cached SFTP session of a connection (the default one when `alias` is undefined). */
-export async function sessionOf(
+/** The shared SFTP session of a connection (the default one when `alias` is undefined). */
+export function sessionOf(
   ctx: ToolContext,
   alias: string | undefined,
 ): Promise<{ alias: string; sftp: Sftp }> {
-  const { alias: name, connection } = await ctx.connections.get(alias, ctx.signal);
-  return { alias: name, sftp: await openSftp(connection) };
+  return ctx.connections.sftp(alias, ctx.signal);
 }
 
 /** A fresh session for temp-file cleanup after a dropped link (reconnects if needed). */
 export function reopener(ctx: ToolContext, alias: string): () => Promise<Sftp> {
-  return async () => openSftp((await ctx.connections.get(alias)).connection);
+  return async () => (await ctx.connections.sftp(alias)).sftp;
 }
 
 /** ISO 8601 text of a Unix time in seconds. */

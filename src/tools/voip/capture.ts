@@ -11,7 +11,6 @@ import { ToolError } from "../../errors.ts";
 import { analyseCapture, type CaptureAnalysis } from "../../sip/capture.ts";
 import { PcapError } from "../../sip/pcap.ts";
 import { sh, type ShellCommand } from "../../shell/sh.ts";
-import { openSftp } from "../../ssh/sftp/sftp.ts";
 import type { ToolContext } from "../define.ts";
 import { CONTAINER_NAME } from "../docker/parse.ts";
 import { describeExec, execFailed, firstLine, newMarker, sectionedScript, splitSections } from "../remote.ts";
@@ -146,8 +145,8 @@ export async function runCapture(
   }
   const marker = newMarker();
   const command = captureScript(spec, marker);
-  const { alias } = await ctx.connections.get(target, ctx.signal);
-  const sudo = spec.sudo ? { password: ctx.connections.sudoPasswordOf(alias) } : undefined;
+  const alias = await ctx.connections.resolve(target, ctx.signal);
+  const sudo = spec.sudo === true;
   const where = `on "${alias}"${spec.container ? ` in container "${spec.container}"` : ""}`;
   const capturedAt = new Date().toISOString();
   const started = Date.now();
@@ -178,7 +177,7 @@ export async function runCapture(
     if (fail !== undefined) throw scriptFailure(fail, where, spec);
     const status = keyValues(sections.get("status") ?? "");
     const stderr = sections.get("stderr") ?? "";
-    if (dir === undefined && sudo !== undefined && /\bsudo\b/.test(result.stderr)) {
+    if (dir === undefined && sudo && /\bsudo\b/.test(result.stderr)) {
       throw new ToolError(`Cannot capture ${where} through sudo: ${firstLine(result.stderr)}`, {
         hint: "Call `connect` again with sudo_password, or connect as root (then sudo is not needed).",
       });
@@ -294,7 +293,7 @@ async function removeDir(
   ctx: ToolContext,
   alias: string,
   dir: string,
-  sudo: { password?: string } | undefined,
+  sudo: boolean,
 ): Promise<void> {
   try {
     // Not ctx.signal: a cancelled capture must still clean up.
@@ -316,8 +315,7 @@ export async function readRemote(
   path: string,
   maxBytes: number,
 ): Promise<Uint8Array> {
-  const { connection } = await ctx.connections.get(alias, ctx.signal);
-  const sftp = await openSftp(connection);
+  const { sftp } = await ctx.connections.sftp(alias, ctx.signal);
   const chunks: Uint8Array[] = [];
   let size = 0;
   await sftp.readEach(path, (chunk) => {
@@ -380,7 +378,7 @@ export async function loadCapture(
   }
   if (capture.includes("\0")) throw new TypeError("Cannot read a capture path containing a NUL byte");
   const path = capture;
-  const { alias } = await ctx.connections.get(target, ctx.signal);
+  const alias = await ctx.connections.resolve(target, ctx.signal);
   const bytes = await readRemote(ctx, alias, path, MAX_FILE_BYTES);
   return {
     bytes,

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { sh } from "../../../src/shell/sh.ts";
 import { openConnection } from "../../../src/ssh/client.ts";
 import type { SshConnection } from "../../../src/ssh/connection.ts";
-import { type ExecRequest, type ExecResult, execute } from "../../../src/ssh/exec/channel.ts";
+import type { ExecRequest, ExecResult } from "../../../src/ssh/connection.ts";
+import { execute } from "../../../src/ssh/exec/channel.ts";
 import { ShellPool } from "../../../src/ssh/exec/warm_shell.ts";
 import { startSshd, type TestSshd } from "../../_helpers/sshd.ts";
 

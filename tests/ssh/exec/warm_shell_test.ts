@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { sh } from "../../../src/shell/sh.ts";
 import { openConnection } from "../../../src/ssh/client.ts";
 import type { SshConnection } from "../../../src/ssh/connection.ts";
-import type { ExecRequest } from "../../../src/ssh/exec/channel.ts";
+import type { ExecRequest } from "../../../src/ssh/connection.ts";
 import { ShellPool } from "../../../src/ssh/exec/warm_shell.ts";
 import { call, passwordLogin, processesMatching } from "../../_helpers/mcp_ssh.ts";
 import { httpClient, startHttpServer } from "../../_helpers/server.ts";
