@@ -29,7 +29,7 @@ export const HOST_KEY_POLICIES: readonly HostKeyPolicy[] = Object.freeze(["stric
  * **Host and origin allowlists** (`allowedHosts`, `allowedOrigins`) hold lowercase host names in the
  * form `new URL(...).hostname` produces: DNS names, dotted IPv4, and IPv6 in brackets (`[::1]`), never
  * a port. The HTTP guard takes the hostname part of the `Host` header and of the `Origin` header and
- * checks membership; {@link isAllowedHost} and {@link isAllowedOrigin} implement exactly that.
+ * checks membership; `isAllowedHost` and `isAllowedOrigin` of transport/http_guard.ts implement exactly that.
  * Ports and schemes are not compared: loopback origins on any port are allowed by default.
  */
 export interface Config {
@@ -512,7 +512,16 @@ function parseList(name: string, text: string, item: (entry: string) => string |
   return out;
 }
 
-function originHostname(entry: string): string | undefined {
+/**
+ * The hostname of an origin (`scheme://host[:port]`, http or https, nothing after the authority) or
+ * of a bare host name, in `URL.hostname` form; `undefined` when it is neither.
+ *
+ * @example
+ * ```ts
+ * originHostname("https://App.Example.com:8443"); // "app.example.com"
+ * ```
+ */
+export function originHostname(entry: string): string | undefined {
   if (!entry.includes("://")) return hostnameOf(entry);
   let url: URL;
   try {
@@ -595,44 +604,6 @@ export function isLoopbackHost(host: string): boolean {
 /** Whether the server must have an auth token: HTTP mode bound to a non-loopback address (§8). */
 export function requiresAuthToken(config: Pick<Config, "mode" | "host">): boolean {
   return config.mode === "http" && !isLoopbackHost(config.host);
-}
-
-/**
- * Whether a `Host` header value (`name` or `name:port`) names an allowed host. Missing or malformed
- * values are refused.
- *
- * @example
- * ```ts
- * isAllowedHost("localhost:8000", config); // true with the defaults
- * ```
- */
-export function isAllowedHost(
-  hostHeader: string | null | undefined,
-  config: Pick<Config, "allowedHosts">,
-): boolean {
-  if (hostHeader === null || hostHeader === undefined || hostHeader === "" || /[\s/?#@\\]/.test(hostHeader)) {
-    return false;
-  }
-  try {
-    return config.allowedHosts.includes(new URL(`http://${hostHeader}`).hostname);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Whether an `Origin` header value is allowed: an http(s) origin whose hostname is in
- * `allowedOrigins` (any port). `null` origins and other schemes are refused; callers skip the check
- * when the header is absent (§8).
- *
- * @example
- * ```ts
- * isAllowedOrigin("http://localhost:5173", config); // true with the defaults
- * ```
- */
-export function isAllowedOrigin(origin: string, config: Pick<Config, "allowedOrigins">): boolean {
-  const hostname = originHostname(origin);
-  return hostname !== undefined && config.allowedOrigins.includes(hostname);
 }
 
 /**

@@ -17,7 +17,16 @@ import { createServer, type ServerOptions } from "../server.ts";
 import type { SessionPool } from "../session/pool.ts";
 import { uuid7 } from "../session/uuid7.ts";
 import { checkAuth, checkBodySize, checkOrigin, jsonError, MAX_BODY_BYTES } from "./http_guard.ts";
-import { MIN_SESSION_KEY_LENGTH, poolKeyOf, principalOf, scopeResolver } from "../session/scope.ts";
+import {
+  closeProtocolSession,
+  MIN_SESSION_KEY_LENGTH,
+  openProtocolSession,
+  principalOf,
+  reserveScope,
+  scopeResolver,
+  tokenPrincipal,
+  touchProtocolSession,
+} from "../session/scope.ts";
 
 /** Options of {@link createHttpHandler}. */
 export interface HttpOptions {
@@ -42,11 +51,6 @@ export interface HttpHandler extends AsyncDisposable {
 interface LegacyEntry {
   transport: WebStandardStreamableHTTPServerTransport;
   principal: string;
-}
-
-async function tokenPrincipal(token: string): Promise<string> {
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
-  return "token:" + Array.from(hash.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -85,10 +89,10 @@ export function createHttpHandler(options: HttpOptions): HttpHandler {
   async function startLegacySession(request: Request, body: unknown, authInfo: AuthInfo | undefined) {
     const owner = principalOf(authInfo);
     const id = uuid7();
-    const session = pool.open(owner, `mcp:${id}`);
+    const session = openProtocolSession(pool, owner, id);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
-      onsessionclosed: () => void pool.close(owner, `mcp:${id}`),
+      onsessionclosed: () => void closeProtocolSession(pool, owner, id),
     });
     const server = createServer(serverOptions);
     await server.connect(transport);
@@ -100,7 +104,7 @@ export function createHttpHandler(options: HttpOptions): HttpHandler {
       },
     });
     const response = await transport.handleRequest(request, { parsedBody: body, authInfo });
-    if (!response.ok) await pool.close(owner, `mcp:${id}`);
+    if (!response.ok) await closeProtocolSession(pool, owner, id);
     return response;
   }
 
@@ -136,10 +140,7 @@ export function createHttpHandler(options: HttpOptions): HttpHandler {
     const authInfo = await authInfoFor();
     try {
       // A sticky key creates its pool up front so limits answer with an HTTP status.
-      if (key !== null) {
-        const { principal: p, key: k } = poolKeyOf({ headers: request.headers, authInfo }, scopeOptions);
-        pool.open(p, k);
-      }
+      if (key !== null) reserveScope({ headers: request.headers, authInfo }, scopeOptions);
       if (!(await isLegacyRequest(request, body))) {
         return await modern.fetch(request, { authInfo, parsedBody: body });
       }
@@ -154,7 +155,7 @@ export function createHttpHandler(options: HttpOptions): HttpHandler {
       if (entry === undefined || entry.principal !== principalOf(authInfo)) {
         return jsonError(404, "Session not found: it ended or expired; initialize a new one");
       }
-      pool.find(entry.principal, `mcp:${sessionId}`)?.touch(pool.now());
+      touchProtocolSession(pool, entry.principal, sessionId);
       return await entry.transport.handleRequest(request, { parsedBody: body, authInfo });
     } catch (error) {
       if (error instanceof LimitError) return jsonError(error.status, error.message, { "retry-after": "30" });

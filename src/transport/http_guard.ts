@@ -2,7 +2,7 @@
  * Checks every HTTP request passes before it reaches MCP: Host and Origin allowlists (DNS
  * rebinding), the bearer token (constant time, never from the query string), and the body size.
  */
-import { type Config, isAllowedHost, isAllowedOrigin } from "../config.ts";
+import { type Config, originHostname } from "../config.ts";
 
 /** Largest request body accepted, bytes (SPEC §8). */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -25,6 +25,44 @@ export function timingSafeEqual(given: string, expected: string): boolean {
   let diff = a.length ^ b.length;
   for (let i = 0; i < b.length; i++) diff |= (a[i % Math.max(a.length, 1)] ?? 0) ^ b[i]!;
   return diff === 0;
+}
+
+/**
+ * Whether a `Host` header value (`name` or `name:port`) names an allowed host. Missing or malformed
+ * values are refused.
+ *
+ * @example
+ * ```ts
+ * isAllowedHost("localhost:8000", config); // true with the defaults
+ * ```
+ */
+export function isAllowedHost(
+  hostHeader: string | null | undefined,
+  config: Pick<Config, "allowedHosts">,
+): boolean {
+  if (hostHeader === null || hostHeader === undefined || hostHeader === "" || /[\s/?#@\\]/.test(hostHeader)) {
+    return false;
+  }
+  try {
+    return config.allowedHosts.includes(new URL(`http://${hostHeader}`).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether an `Origin` header value is allowed: an http(s) origin whose hostname is in
+ * `allowedOrigins` (any port). `null` origins and other schemes are refused; callers skip the check
+ * when the header is absent (§8).
+ *
+ * @example
+ * ```ts
+ * isAllowedOrigin("http://localhost:5173", config); // true with the defaults
+ * ```
+ */
+export function isAllowedOrigin(origin: string, config: Pick<Config, "allowedOrigins">): boolean {
+  const hostname = originHostname(origin);
+  return hostname !== undefined && config.allowedOrigins.includes(hostname);
 }
 
 const QUERY_TOKEN_NAMES = ["token", "access_token", "auth", "auth_token", "authorization", "api_key", "key"];
