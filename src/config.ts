@@ -24,6 +24,14 @@ export type HostKeyPolicy = "strict" | "accept-new" | "off";
 export const HOST_KEY_POLICIES: readonly HostKeyPolicy[] = Object.freeze(["strict", "accept-new", "off"]);
 
 /**
+ * What `-confirm` can put before a human (SPEC §11): every `run`, every tool whose `destructiveHint` is
+ * true, anything run with sudo, and trusting an unknown host key.
+ */
+export const CONFIRM_KINDS = ["run", "destructive", "sudo", "host-key"] as const;
+/** One of {@link CONFIRM_KINDS}. */
+export type ConfirmKind = typeof CONFIRM_KINDS[number];
+
+/**
  * The validated configuration. Frozen, arrays included.
  *
  * **Host and origin allowlists** (`allowedHosts`, `allowedOrigins`) hold lowercase host names in the
@@ -75,6 +83,10 @@ export interface Config {
   readonly maxSessionsPerPrincipal: number;
   /** `-max-sessions`: live sessions in the whole server. */
   readonly maxSessions: number;
+  /** `-confirm`: what needs a human yes through elicitation, in {@link CONFIRM_KINDS} order. */
+  readonly confirm: readonly ConfirmKind[];
+  /** `-policy`: path of the per-host policy file (JSON); absent when not configured. */
+  readonly policyFile?: string;
 }
 
 /** What {@link parseConfig} decided: run with a config, print help, or print the version. */
@@ -318,6 +330,22 @@ const FLAGS: readonly FlagSpec[] = [
     meaning: "live sessions in the whole server",
     accepts: "an integer from 1 to 100000",
   },
+  {
+    name: "confirm",
+    type: "string",
+    env: "SSH_MCP_CONFIRM",
+    display: "none",
+    meaning: `ask a human first (elicitation): comma list of ${CONFIRM_KINDS.join(",")}`,
+    accepts: `a comma-separated list of ${CONFIRM_KINDS.join(", ")} (empty or "none" = never ask)`,
+  },
+  {
+    name: "policy",
+    type: "string",
+    env: "SSH_MCP_POLICY",
+    display: "none",
+    meaning: "per-host policy file (JSON; read-only, confirm, allowed commands per host)",
+    accepts: "a path of a JSON policy file (see README: Approval and per-host policy)",
+  },
   { name: "help", type: "boolean", display: "", meaning: "print this help", accepts: "no value" },
   { name: "version", type: "boolean", display: "", meaning: "print the version", accepts: "no value" },
 ];
@@ -544,6 +572,20 @@ function parseToolsets(text: string): string[] {
   return TOOLSET_NAMES.filter((t) => entries.includes(t));
 }
 
+function parseConfirm(text: string): ConfirmKind[] {
+  const entries = text.split(",").map((e) => e.trim().toLowerCase()).filter((e) => e !== "");
+  if (entries.length === 0 || (entries.length === 1 && entries[0] === "none")) return [];
+  for (const entry of entries) {
+    if (!(CONFIRM_KINDS as readonly string[]).includes(entry)) throw invalid("confirm", entry);
+  }
+  return CONFIRM_KINDS.filter((k) => entries.includes(k));
+}
+
+function parsePolicyPath(text: string): string {
+  if (text.trim() === "" || text.includes("\0")) throw invalid("policy", text);
+  return text;
+}
+
 const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function parseSessionHeader(text: string): string {
@@ -709,6 +751,11 @@ export function parseConfig(
       expected: `an integer from 1 to ${maxSessions} (the -max-sessions)`,
     });
 
+  const confirmText = raw("confirm");
+  const confirm = confirmText === undefined ? [] : parseConfirm(confirmText);
+  const policyText = raw("policy");
+  const policyFile = policyText === undefined ? undefined : parsePolicyPath(policyText);
+
   if (mode === "http" && authToken === undefined && !isLoopbackHost(host)) {
     throw new ConfigError(
       "-auth-token",
@@ -740,6 +787,8 @@ export function parseConfig(
     keepaliveCountMax,
     maxSessionsPerPrincipal,
     maxSessions,
+    confirm,
+    ...(policyFile === undefined ? {} : { policyFile }),
   };
   const warnings = Object.keys(env)
     .filter((k) => k.startsWith("SSH_MCP_") && !KNOWN_ENV.has(k))
@@ -822,6 +871,7 @@ export function redact(config: Config): Record<string, unknown> {
     allowedOrigins: [...config.allowedOrigins],
     allowedHosts: [...config.allowedHosts],
     toolsets: [...config.toolsets],
+    confirm: [...config.confirm],
   };
   if (config.authToken !== undefined) copy.authToken = "[redacted]";
   return copy;

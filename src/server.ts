@@ -4,7 +4,7 @@
  */
 import { McpServer } from "@modelcontextprotocol/server";
 import type { ToolDefinition } from "./tools/define.ts";
-import type { MiddlewareOptions } from "./tools/middleware.ts";
+import type { MiddlewareOptions } from "./tools/middleware/mod.ts";
 import { registerTools } from "./tools/registry.ts";
 import { VERSION } from "./version.ts";
 

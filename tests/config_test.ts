@@ -60,6 +60,7 @@ Deno.test("parseConfig() returns the §2 defaults when nothing is given", () => 
     keepaliveCountMax: 3,
     maxSessionsPerPrincipal: 64,
     maxSessions: 1024,
+    confirm: [],
   });
 });
 
@@ -102,6 +103,8 @@ const SETTINGS: [string, string, string, keyof Config, unknown][] = [
   ["keepalive-count", "SSH_MCP_KEEPALIVE_COUNT", "5", "keepaliveCountMax", 5],
   ["max-sessions-per-principal", "SSH_MCP_MAX_SESSIONS_PER_PRINCIPAL", "8", "maxSessionsPerPrincipal", 8],
   ["max-sessions", "SSH_MCP_MAX_SESSIONS", "4096", "maxSessions", 4096],
+  ["confirm", "SSH_MCP_CONFIRM", "sudo,run", "confirm", ["run", "sudo"]],
+  ["policy", "SSH_MCP_POLICY", "/etc/ssh-mcp/policy.json", "policyFile", "/etc/ssh-mcp/policy.json"],
 ];
 
 Deno.test("every setting is read from -flag v, --flag v, -flag=v, --flag=v and its env var", () => {
@@ -169,6 +172,17 @@ Deno.test("toolsets: empty or all means every toolset; entries are deduplicated 
   assert.deepEqual(config(["-toolsets", ""]).toolsets, all);
   assert.deepEqual(config(["-toolsets=all"]).toolsets, all);
   assert.deepEqual(config(["-toolsets", " db , core,db "]).toolsets, ["core", "db"]);
+});
+
+Deno.test("confirm: empty or none asks nothing; entries are deduplicated in canonical order", () => {
+  assert.deepEqual(config(["-confirm", ""]).confirm, []);
+  assert.deepEqual(config(["-confirm=none"]).confirm, []);
+  assert.deepEqual(config(["-confirm", " host-key , RUN,run,destructive "]).confirm, [
+    "run",
+    "destructive",
+    "host-key",
+  ]);
+  assert.equal(config([]).policyFile, undefined);
 });
 
 Deno.test("the default allowed hosts add the bind host unless it is a wildcard address", () => {
@@ -268,6 +282,13 @@ const INVALID: [string[], Record<string, string>, string[]][] = [
   ]],
   [[], { ...ENV, SSH_MCP_HOST: "192.168.1.10" }, ["-auth-token", "SSH_MCP_AUTH_TOKEN", "SSH_MCP_HOST"]],
   [["-port"], ENV, ["Missing value", "-port", "(env PORT)", "1 to 65535"]],
+  [["-confirm", "run,writes"], ENV, [
+    '"writes"',
+    "-confirm",
+    "SSH_MCP_CONFIRM",
+    "run, destructive, sudo, host-key",
+  ]],
+  [["-policy="], ENV, ["-policy", "SSH_MCP_POLICY", "JSON policy file"]],
 ];
 
 Deno.test("each invalid value stops with one line naming the flag, env var and accepted values", () => {

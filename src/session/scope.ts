@@ -4,7 +4,7 @@
  */
 import type { AuthInfo } from "@modelcontextprotocol/server";
 import type { Session, SessionPool } from "./pool.ts";
-import type { CallInfo, CallScope, OpenScope } from "../tools/middleware.ts";
+import type { CallInfo, CallScope, OpenScope } from "../tools/middleware/call.ts";
 
 /** Shortest accepted session-header value (≈128 bits of base64url). */
 export const MIN_SESSION_KEY_LENGTH = 22;

@@ -11,7 +11,7 @@ import { MONITORING } from "./monitoring/toolset.ts";
 import { NETWORK } from "./network/toolset.ts";
 import { VOIP } from "./voip/toolset.ts";
 import type { ToolDefinition, Toolset, ToolsetName } from "./define.ts";
-import { type MiddlewareOptions, wrapTool } from "./middleware.ts";
+import { type MiddlewareOptions, wrapTool } from "./middleware/mod.ts";
 
 /** Every toolset, in the seed's order. Toolsets not yet built are absent. */
 export const TOOLSETS: readonly Toolset[] = [CORE, FILES, DOCKER, MONITORING, DB, NETWORK, VOIP];

@@ -15,7 +15,7 @@ import { scopeResolver } from "../../src/session/scope.ts";
 import { createServer, type ServerOptions } from "../../src/server.ts";
 import type { OpenOptions } from "../../src/ssh/client.ts";
 import type { SshConnection } from "../../src/ssh/connection.ts";
-import type { HostKeyVerdict } from "../../src/ssh/host_keys/verifier.ts";
+import type { HostKeyVerdict } from "../../src/ssh/host_keys/policy.ts";
 import { ConnectionManager } from "../../src/ssh/manager.ts";
 import type { AuditEntry } from "../../src/tools/audit.ts";
 import { type ToolDefinition, type ToolLimits, TOOLSET_NAMES } from "../../src/tools/define.ts";

@@ -1,0 +1,77 @@
+/**
+ * What the middleware wrappers pass along: one tool call, the session it entered, and the pieces of
+ * the handler's context each wrapper contributes. Every wrapper is a {@link Wrapper}: it receives the
+ * next handler and returns a handler, so the chain in `mod.ts` reads top to bottom.
+ */
+import type {
+  AuthInfo,
+  CallToolResult,
+  InputRequiredResult,
+  ServerContext,
+} from "@modelcontextprotocol/server";
+import type { Connections } from "../../ssh/connection.ts";
+import type { Caller, ToolContext, ToolDefinition, ToolLimits } from "../define.ts";
+
+/** What the transport knows about the request carrying a call. */
+export interface CallInfo {
+  /** Legacy-era MCP session id, when there is one. */
+  mcpSessionId?: string;
+  /** HTTP request headers (HTTP only). */
+  headers?: Headers;
+  /** Verified authentication (HTTP with a token). */
+  authInfo?: AuthInfo;
+}
+
+/** A session entered for the duration of one call. */
+export interface CallScope {
+  /** The session's connections. */
+  connections: Connections;
+  /** Who is calling. */
+  caller: Caller;
+  /** Aborted when the session is closed or the server shuts down. */
+  signal: AbortSignal;
+  /** Marks the call finished (the session may be reaped again). */
+  end(): void;
+}
+
+/** Finds (or creates) the session for a call; throws `LimitError` when limits are reached. */
+export type OpenScope = (info: CallInfo) => Promise<CallScope>;
+
+/** How a call ended, as the audit line reports it. */
+export type CallOutcome = "ok" | "error" | "cancelled";
+
+/** One tool call on its way through the wrappers. */
+export interface ToolCall {
+  /** The tool called. */
+  readonly tool: ToolDefinition;
+  /** Its validated arguments. */
+  readonly args: Record<string, unknown>;
+  /** The SDK's request context. */
+  readonly sdk: ServerContext;
+  /** The session, once the scope wrapper entered it. */
+  scope?: CallScope;
+  /** Signals that end the call; the handler observes their union. */
+  readonly signals: AbortSignal[];
+  /** Sends progress notifications (a no-op until the progress wrapper sets it). */
+  progress: ToolContext["progress"];
+  /** Limits handed to the handler. */
+  limits: ToolLimits;
+  /** How the call ended (set by the invoker and the errors wrapper). */
+  outcome: CallOutcome;
+  /** Error code of a thrown error, when there was one. */
+  errorCode?: string;
+}
+
+/** What a wrapped handler returns: a result, or a request for input (multi round trip). */
+export type CallResult = CallToolResult | InputRequiredResult;
+
+/** A handler of calls. */
+export type CallHandler = (call: ToolCall) => Promise<CallResult>;
+
+/** One concern around the handler. */
+export type Wrapper = (next: CallHandler) => CallHandler;
+
+/** Reads what the SDK context carries about the HTTP request. */
+export function callInfoOf(ctx: ServerContext): CallInfo {
+  return { mcpSessionId: ctx.sessionId, headers: ctx.http?.req?.headers, authInfo: ctx.http?.authInfo };
+}
