@@ -4,7 +4,8 @@
  * ProxyJump (each jump host becomes its own connection, opened first and verified like any other).
  * Explicit arguments win over the file; an explicit `via` replaces ProxyJump.
  */
-import { resolveHostConfig, resolveJumpChain, SshConfigError } from "./resolve.ts";
+import { SshConfigError } from "./parse.ts";
+import { resolveHostConfig, resolveJumpChain } from "./resolve.ts";
 
 /** Where the OpenSSH client configuration lives. */
 export interface SshConfigLocation {

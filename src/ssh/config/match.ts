@@ -1,11 +1,19 @@
 /**
- * The pattern, `Match` and token helpers of the ssh config resolver (`ssh_config.ts`): OpenSSH's
+ * The pattern, `Match` and token helpers of the ssh config resolver (`resolve.ts`): OpenSSH's
  * wildcard and pattern-list matching, glob(3) segments for `Include`, and the expansion of `~`,
  * `%x` tokens and `${VAR}`. Pure.
  *
  * @module
  */
-import type { ResolveOptions } from "./resolve.ts";
+/** What path expansion needs to know (a slice of the resolver's options). */
+export interface ExpandOptions {
+  /** Home directory: `~`, `%d` and `${HOME}` when the environment has none. */
+  home: string;
+  /** Local user name (`~user` is expanded only for this user). */
+  localUser?: string;
+  /** Environment for `${VAR}`. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
 
 /** OpenSSH `match_pattern`: `*` any run, `?` exactly one character; case-sensitive. */
 export function wildcardMatch(pattern: string, text: string): boolean {
@@ -112,7 +120,7 @@ export function expandTilde(path: string, home: string, localUser: string | unde
 export function expandPath(
   path: string,
   tokens: Readonly<Record<string, string | undefined>>,
-  options: ResolveOptions,
+  options: ExpandOptions,
 ): string | { problem: string } {
   const tilde = expandTilde(path, options.home, options.localUser);
   if (tilde === undefined) return { problem: "only ~ and ~/ (the local user's home) are expanded" };

@@ -1,8 +1,8 @@
 /**
  * Atomic writes over SFTP: the content goes to an exclusive temp file next to the target, is
  * fsynced, gets the old file's owner, group and mode, and is renamed over the target with
- * `posix-rename@openssh.com`. {@link Sftp.atomicWrite} is the entry point; this module holds the
- * machinery and the temp-file naming.
+ * `posix-rename@openssh.com`. `Sftp.atomicWrite` is the entry point; this module holds the
+ * machinery and the temp-file naming, on top of the protocol layer ({@link SftpChannel}).
  *
  * @module
  */
@@ -10,22 +10,21 @@ import { Buffer } from "node:buffer";
 import { createHash, type Hash } from "node:crypto";
 import { posix } from "node:path";
 import { ToolError } from "../../errors.ts";
-import type { FileStat, Sftp } from "./sftp.ts";
 import {
-  type Callback,
   DEPTH,
+  type FileStat,
   isLost,
   isMissing,
   type RawAttrs,
   type RawError,
-  type RawSftp,
   type SetAttrs,
+  SftpChannel,
   sftpError,
   STATUS,
   toStat,
 } from "./channel.ts";
 
-/** Options of {@link Sftp.atomicWrite}. */
+/** Options of `Sftp.atomicWrite`. */
 export interface AtomicWriteOptions {
   /** Permission bits for the file (default: the existing file's, else 0o644). */
   mode?: number;
@@ -46,12 +45,12 @@ export interface AtomicWriteOptions {
    * Opens a fresh session; used only to remove the temp file when this session died mid-write,
    * so that no temp file survives a dropped link.
    */
-  reopen?: () => Promise<Sftp>;
+  reopen?: () => Promise<SftpChannel>;
   /** Aborts the write (the temp file is removed). */
   signal?: AbortSignal;
 }
 
-/** Result of {@link Sftp.atomicWrite}. */
+/** Result of `Sftp.atomicWrite`. */
 export interface WriteOutcome {
   /** The file that was replaced or created (a symlink's target when `path` was a symlink). */
   path: string;
@@ -74,25 +73,6 @@ export interface WriteOutcome {
    * chown (not root): the file then belongs to the login user, with the old mode.
    */
   ownerPreserved: boolean | null;
-}
-
-/**
- * What a write needs of its session beyond the public {@link Sftp} methods; {@link Sftp} hands it
- * over so that its channel and call wrapper stay private.
- */
-export interface SftpPort {
-  /** The session itself. */
-  readonly sftp: Sftp;
-  /** Its raw ssh2 channel. */
-  readonly raw: RawSftp;
-  /** False once the channel closed. */
-  alive(): boolean;
-  /** Calls a raw method, translating failures with {@link sftpError}. */
-  call<T>(action: string, path: string, invoke: (cb: Callback<T>) => void): Promise<T>;
-  /** Closes a file handle, ignoring errors. */
-  closeHandle(handle: Buffer): Promise<void>;
-  /** Metadata of `path` (following symlinks), or undefined when nothing exists there. */
-  statIfExists(path: string): Promise<FileStat | undefined>;
 }
 
 function randomHex(bytes: number): string {
@@ -123,15 +103,29 @@ async function* sliced(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Arr
   for (let at = 0; at < bytes.byteLength; at += size) yield bytes.subarray(at, at + size);
 }
 
-/** One atomic write through a session's {@link SftpPort}. Use {@link Sftp.atomicWrite}. */
-export class SftpWriter {
-  #port: SftpPort;
-  #sftp: Sftp;
+/**
+ * Replaces (or creates) a file atomically over `sftp` (see `Sftp.atomicWrite`).
+ *
+ * @example
+ * ```ts
+ * const outcome = await atomicWrite(sftp, "/etc/motd", new TextEncoder().encode("hello\n"));
+ * ```
+ */
+export function atomicWrite(
+  sftp: SftpChannel,
+  path: string,
+  content: Uint8Array | AsyncIterable<Uint8Array>,
+  options: AtomicWriteOptions = {},
+): Promise<WriteOutcome> {
+  return new Writer(sftp).write(path, content, options);
+}
 
-  /** Internal: use {@link Sftp.atomicWrite}. */
-  constructor(port: SftpPort) {
-    this.#port = port;
-    this.#sftp = port.sftp;
+/** One atomic write. */
+class Writer {
+  #sftp: SftpChannel;
+
+  constructor(sftp: SftpChannel) {
+    this.#sftp = sftp;
   }
 
   /**
@@ -173,7 +167,7 @@ export class SftpWriter {
       }
       if (options.createDirs) await this.#sftp.mkdirs(dir);
       else {
-        const parent = await this.#port.statIfExists(dir);
+        const parent = await this.#sftp.statIfExists(dir);
         if (parent === undefined) {
           throw new ToolError(`Cannot write "${path}": the directory "${dir}" does not exist`, {
             hint: "Pass create_dirs: true to create it, or check the path.",
@@ -185,20 +179,20 @@ export class SftpWriter {
     let handle: Buffer | undefined;
     try {
       // Exclusive create, private until complete; the message names the directory, not the temp name.
-      handle = await this.#port.call<Buffer>(
+      handle = await this.#sftp.call<Buffer>(
         "create a file in",
         dir,
-        (cb) => this.#port.raw.open(temp, "wx", { mode: 0o600 }, cb),
+        (cb) => this.#sftp.raw.open(temp, "wx", { mode: 0o600 }, cb),
       );
       const source = content instanceof Uint8Array ? sliced(content, this.#sftp.writeChunk) : content;
       // Failures below name the file being written; the temp file is an implementation detail.
       const { size, sha256 } = await this.#writeAll(handle, path, source, options);
       if (this.#sftp.hasExtension("fsync@openssh.com")) {
         const h = handle;
-        await this.#port.call<void>("fsync", path, (cb) => this.#port.raw.ext_openssh_fsync(h, cb));
+        await this.#sftp.call<void>("fsync", path, (cb) => this.#sftp.raw.ext_openssh_fsync(h, cb));
       }
       const written = toStat(
-        await this.#port.call<RawAttrs>("stat", path, (cb) => this.#port.raw.fstat(handle!, cb)),
+        await this.#sftp.call<RawAttrs>("stat", path, (cb) => this.#sftp.raw.fstat(handle!, cb)),
       );
       if (written.size !== size) {
         throw new ToolError(`Cannot write "${path}": ${written.size} bytes arrived of ${size} sent`);
@@ -214,11 +208,11 @@ export class SftpWriter {
       }
       const mode = options.mode ?? existing?.mode ?? 0o644;
       const times = options.times;
-      await this.#port.call<void>(
+      await this.#sftp.call<void>(
         "set the mode of",
         path,
         (cb) =>
-          this.#port.raw.fsetstat(
+          this.#sftp.raw.fsetstat(
             handle!,
             times ? { mode, atime: times.atime, mtime: times.mtime } : { mode },
             cb,
@@ -226,7 +220,7 @@ export class SftpWriter {
       );
       const closing = handle;
       handle = undefined;
-      await this.#port.call<void>("close", path, (cb) => this.#port.raw.close(closing, cb));
+      await this.#sftp.call<void>("close", path, (cb) => this.#sftp.raw.close(closing, cb));
       if (options.expectedSha256 !== undefined) {
         const now = await this.#sftp.sha256(target.path, options.signal);
         if (now !== options.expectedSha256.toLowerCase()) {
@@ -237,10 +231,10 @@ export class SftpWriter {
         }
       }
       options.signal?.throwIfAborted();
-      await this.#port.call<void>(
+      await this.#sftp.call<void>(
         "replace",
         target.path,
-        (cb) => this.#port.raw.ext_openssh_rename(temp, target.path, cb),
+        (cb) => this.#sftp.raw.ext_openssh_rename(temp, target.path, cb),
       );
       return {
         path: target.path,
@@ -256,7 +250,7 @@ export class SftpWriter {
     } catch (error) {
       // Explain before cleaning up: removing the temp file frees the space that shows a full disk.
       const mapped = await this.#explainWriteFailure(sftpError("write", path, error), dir);
-      if (handle !== undefined) await this.#port.closeHandle(handle);
+      if (handle !== undefined) await this.#sftp.closeHandle(handle);
       if (await this.#removeTemp(temp, options.reopen)) {
         mapped.message +=
           ` (the temporary file "${temp}" could not be removed: delete it once the host is reachable)`;
@@ -272,7 +266,7 @@ export class SftpWriter {
     have: FileStat,
   ): Promise<{ uid: number; gid: number }> {
     const set = (attrs: SetAttrs) =>
-      this.#port.call<void>("change the owner of", path, (cb) => this.#port.raw.fsetstat(handle, attrs, cb));
+      this.#sftp.call<void>("change the owner of", path, (cb) => this.#sftp.raw.fsetstat(handle, attrs, cb));
     try {
       await set({ uid: want.uid, gid: want.gid });
       return { uid: want.uid, gid: want.gid };
@@ -308,10 +302,10 @@ export class SftpWriter {
           if (inflight.length >= DEPTH) await inflight.shift();
           const pos = position;
           // ssh2 copies the bytes into its packet synchronously, so the chunk may be reused after this.
-          const done = this.#port.call<void>(
+          const done = this.#sftp.call<void>(
             "write",
             path,
-            (cb) => this.#port.raw.write(handle, piece, 0, piece.length, pos, cb),
+            (cb) => this.#sftp.raw.write(handle, piece, 0, piece.length, pos, cb),
           );
           done.catch(() => {});
           inflight.push(done);
@@ -328,8 +322,8 @@ export class SftpWriter {
   }
 
   /** Removes a temp file; returns true when it may still exist. */
-  async #removeTemp(temp: string, reopen: (() => Promise<Sftp>) | undefined): Promise<boolean> {
-    const attempt = async (sftp: Sftp) => {
+  async #removeTemp(temp: string, reopen: (() => Promise<SftpChannel>) | undefined): Promise<boolean> {
+    const attempt = async (sftp: SftpChannel) => {
       try {
         await sftp.unlink(temp);
         return true;
@@ -337,7 +331,7 @@ export class SftpWriter {
         return isMissing(error);
       }
     };
-    if (this.#port.alive() && await attempt(this.#sftp)) return false;
+    if (this.#sftp.alive && await attempt(this.#sftp)) return false;
     if (reopen === undefined) return true;
     try {
       return !await attempt(await reopen());
@@ -349,14 +343,14 @@ export class SftpWriter {
   /** A generic SFTP failure during a write is most often a full disk: say so when statvfs agrees. */
   async #explainWriteFailure(error: Error, dir: string): Promise<Error> {
     const cause = (error.cause as RawError | undefined)?.code;
-    if (cause !== STATUS.FAILURE || !this.#port.alive() || !this.#sftp.hasExtension("statvfs@openssh.com")) {
+    if (cause !== STATUS.FAILURE || !this.#sftp.alive || !this.#sftp.hasExtension("statvfs@openssh.com")) {
       return error;
     }
     try {
-      const fs = await this.#port.call<{ f_bavail: number; f_frsize: number }>(
+      const fs = await this.#sftp.call<{ f_bavail: number; f_frsize: number }>(
         "check free space of",
         dir,
-        (cb) => this.#port.raw.ext_openssh_statvfs(dir, cb),
+        (cb) => this.#sftp.raw.ext_openssh_statvfs(dir, cb),
       );
       if (fs.f_bavail * fs.f_frsize < 1024 * 1024) {
         return new ToolError(`${error.message.replace(/: the server reported.*$/, "")}: the disk is full`, {

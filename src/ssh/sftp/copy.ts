@@ -7,8 +7,8 @@
  */
 import { posix } from "node:path";
 import { ToolError } from "../../errors.ts";
-import type { FileStat, Sftp } from "./sftp.ts";
-import { expandHome } from "./channel.ts";
+import type { Sftp } from "./sftp.ts";
+import { expandHome, type FileStat } from "./channel.ts";
 
 /** Options of {@link copy}. */
 export interface CopyOptions {

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { relative } from "node:path";
+import { parseProxyJump, SshConfigError } from "../../../src/ssh/config/parse.ts";
 import {
-  parseProxyJump,
   type ResolvedHostConfig,
   resolveHostConfig,
   resolveJumpChain,
-  SshConfigError,
 } from "../../../src/ssh/config/resolve.ts";
 import { requirePrograms } from "../../_helpers/require.ts";
 import { run } from "../../_helpers/sshd.ts";
