@@ -13,7 +13,7 @@
  * command text can end a frame early. `__mcp_run` runs `setsid "$SHELL" -c <script>`: a fresh login
  * shell in its own session and process group, exactly as sshd starts an exec channel's shell, with
  * stdin from `/dev/null` (or a pipe fed with the given text). The script is the exec channel's own
- * (`buildScript` of exec.ts: pid marker, env, cwd, command), so stdout carries the same pid marker
+ * (`buildScript` of script.ts: pid marker, env, cwd, command), so stdout carries the same pid marker
  * that deadlines and cancellation use to kill the process group out of band.
  *
  * The child writes straight to the channel's stdout and stderr: no copy, binary-safe. When the child
@@ -30,7 +30,7 @@
  * ends, or by the next shell of the same user when it was killed with SIGKILL.
  *
  * Deadlines and cancellation kill the child's process group out of band over a priority exec
- * channel (as exec.ts does); the warm shell then writes its trailer and serves the next command. A
+ * channel (as exec channels do, with script.ts's kill); the warm shell then writes its trailer and serves the next command. A
  * shell that does not finish within a grace period after the kill is closed and replaced; a command
  * whose shell or connection died reports `connection_lost` and is never re-run.
  *
@@ -51,10 +51,12 @@
  *   group is empty, not when its output pipes close.
  */
 import { Buffer } from "node:buffer";
-import { joinCommands, raw, sh, type ShellCommand } from "../../shell/sh.ts";
+import { sh } from "../../shell/sh.ts";
 import type { ExecRequest, ExecResult, RemoteProcess, SshConnection } from "../connection.ts";
-import { buildScript, execute, killProcessGroup } from "./channel.ts";
-import { HeadTailBuffer } from "./output_buffer.ts";
+import { execute } from "./channel.ts";
+import { RunCore } from "./run.ts";
+import { killProcessGroup, nonce } from "./script.ts";
+import { buildShellScript, PidExtractor, preludeFrame, stdinText, TrailerScanner } from "./shell_protocol.ts";
 
 /** Options of {@link ShellPool}. */
 export interface ShellPoolOptions {
@@ -80,207 +82,6 @@ const KILL_GRACE_MS = 3000;
 const MAX_FRAME_BYTES = 1 << 20;
 /** After a failed start, exec channels are used for this long before a shell is tried again. */
 const RETRY_AFTER_MS = 30_000;
-/** Bytes held while looking for the pid marker before they are passed on as output. */
-const MAX_PRE_MARKER_BYTES = 64 * 1024;
-
-// The warm shell's program. Names start with __mcp_ and are never exported, so the child (a fresh
-// exec of the login shell) sees none of them. `\$` is a literal `$` here. The shell's own messages
-// (e.g. "Terminated" for a child killed by a signal) go to /dev/null, as sshd prints none; the
-// channel's stderr stays on fd 9, which no child inherits.
-const PRELUDE = `exec 9>&2 2>/dev/null
-__mcp_ready() { printf '%s %s\\n' "$__mcp_nonce" "$1"; printf '%s\\n' "$__mcp_nonce" >&9; }
-command -v setsid >/dev/null 2>&1 || { __mcp_ready no-setsid; exit 0; }
-case \${SHELL##*/} in
-  sh|bash|dash|ash|ksh|ksh93|mksh|lksh|pdksh|oksh|zsh|yash|posh|busybox) ;;
-  *) __mcp_ready no-posix-login-shell; exit 0 ;;
-esac
-# A shell killed by SIGKILL (sshd's, when it is stopped) leaves its dir behind: each start removes
-# those of its user whose shell (the pid in the name) is gone.
-for __mcp_o in "\${TMPDIR:-/tmp}"/ssh-mcp.[0-9]*.*; do
-  [ -d "$__mcp_o" ] && [ -O "$__mcp_o" ] || continue
-  __mcp_l=\${__mcp_o##*/ssh-mcp.}
-  kill -0 "\${__mcp_l%%.*}" || rm -rf -- "$__mcp_o" </dev/null 9>&-
-done
-__mcp_d=$(mktemp -d "\${TMPDIR:-/tmp}/ssh-mcp.$$.XXXXXX" </dev/null 9>&-) || { __mcp_ready no-mktemp; exit 0; }
-trap 'rm -rf -- "$__mcp_d"' EXIT
-trap 'exit 129' HUP
-trap 'exit 141' PIPE
-trap 'exit 143' TERM
-# bash and zsh raised SHLVL when they started (the login shell, and /bin/sh when it is bash): undo it,
-# so the child computes the level an exec channel's shell has (and bash reads ~/.bashrc as under sshd).
-__mcp_l=\${SHLVL:-0}
-case $__mcp_l in ''|*[!0-9]*) __mcp_l=1 ;; esac
-case \${SHELL##*/} in bash|zsh) __mcp_l=$((__mcp_l - 1)) ;; esac
-[ -n "\${BASH_VERSION:-}" ] && __mcp_l=$((__mcp_l - 1))
-if [ "$__mcp_l" -gt 0 ]; then SHLVL=$__mcp_l; export SHLVL; else unset SHLVL; fi
-# sshd starts the shell as argv[0] = its base name ($0 = "bash"); do the same when PATH finds it.
-__mcp_sh=$SHELL
-__mcp_p=$(command -v "\${SHELL##*/}" 9>&-) && [ "$__mcp_p" -ef "$SHELL" ] && __mcp_sh=\${SHELL##*/}
-# Whether a process other than this shell still holds our stdout or stderr (Linux /proc).
-__mcp_held() {
-  for __mcp_f in /proc/[0-9]*/fd/*; do
-    case $__mcp_f in "/proc/$$/"*) continue ;; esac
-    if [ "$__mcp_f" -ef "/proc/$$/fd/1" ] || [ "$__mcp_f" -ef "/proc/$$/fd/9" ]; then return 0; fi
-  done
-  return 1
-}
-# An exec channel ends at EOF of its pipes: wait while background children still hold them.
-__mcp_drain() {
-  if [ -e "/proc/$$/fd/1" ]; then
-    while __mcp_held; do sleep 0.05 </dev/null 9>&- || sleep 1 </dev/null 9>&-; done
-  else
-    while kill -0 "-$1"; do sleep 0.05 </dev/null 9>&- || sleep 1 </dev/null 9>&-; done
-  fi
-}
-__mcp_run() {
-  : >"$__mcp_d/p"
-  : >"$__mcp_d/s"
-  # The child's redirections are made inside a subshell: this shell's fd 2 stays /dev/null meanwhile.
-  if [ "$2" = 1 ]; then
-    printf '%s' "$4" | (exec setsid "$__mcp_sh" -c "$3" 2>&9 9>&-)
-  else
-    (exec setsid "$__mcp_sh" -c "$3" </dev/null 2>&9 9>&-)
-  fi
-  __mcp_st=$?
-  __mcp_p=
-  read -r __mcp_p <"$__mcp_d/p"
-  case $__mcp_p in
-    ''|*[!0-9]*) ;;
-    *) if kill -0 "-$__mcp_p"; then __mcp_drain "$__mcp_p"; fi ;;
-  esac
-  __mcp_n=
-  read -r __mcp_n <"$__mcp_d/s"
-  __mcp_sig=-
-  if [ -z "$__mcp_n" ] && [ "$__mcp_st" -gt 128 ]; then
-    __mcp_sig=$(kill -l "$__mcp_st") || __mcp_sig=-
-    [ -n "$__mcp_sig" ] || __mcp_sig=-
-  fi
-  printf '%s\\n' "$1" >&9
-  printf '%s %s %s\\n' "$1" "$__mcp_st" "$__mcp_sig"
-}
-__mcp_ready "ok $__mcp_d"`;
-
-function nonce(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return "mcp" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * The child's script: the exec channel's script, plus the pid written for the warm shell's drain
- * check, plus the record of a normal end (so that `exit 143` and a death by SIGTERM differ).
- */
-export function buildShellScript(
-  request: Pick<ExecRequest, "command" | "cwd" | "env">,
-  markers: { pid: string; start: string; prompt: string },
-  dir: string,
-): ShellCommand {
-  // The pid write shares the first line, so error messages quote the same line numbers as over exec.
-  const script = joinCommands([sh`printf '%s\n' "$$" >${dir + "/p"}`, buildScript(request, markers)], "; ");
-  return joinCommands([script, sh`__mcp_s=$?; printf '%s' "$__mcp_s" >${dir + "/s"}; exit "$__mcp_s"`], "\n");
-}
-
-/** The stdin text of a request when it can travel inside a frame (UTF-8 without NUL), else null. */
-function stdinText(stdin: Uint8Array | undefined): string | null | undefined {
-  if (stdin === undefined || stdin.length === 0) return undefined;
-  if (stdin.includes(0)) return null;
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(stdin);
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Passes a byte stream through until `needle` appears, then collects the rest of that line. Holds
- * back at most `needle.length - 1` bytes, so memory stays bounded whatever the stream.
- */
-class TrailerScanner {
-  #needle: Buffer;
-  #pending: Buffer = Buffer.alloc(0);
-  #line: Buffer | undefined;
-  #onData: (bytes: Buffer) => void;
-  /** The text after the needle up to the newline, once complete. */
-  trailer: string | undefined;
-
-  constructor(needle: string, onData: (bytes: Buffer) => void) {
-    this.#needle = Buffer.from(needle);
-    this.#onData = onData;
-  }
-
-  push(chunk: Buffer): void {
-    if (this.trailer !== undefined) return; // output after the trailer: a leak, not this command's
-    if (this.#line !== undefined) return this.#collect(chunk);
-    const data = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-    const at = data.indexOf(this.#needle);
-    if (at >= 0) {
-      if (at > 0) this.#onData(data.subarray(0, at));
-      this.#pending = Buffer.alloc(0);
-      this.#line = Buffer.alloc(0);
-      return this.#collect(data.subarray(at + this.#needle.length));
-    }
-    // Hold back only a tail that could be the start of the needle, so output is never delayed.
-    let keep = Math.min(data.length, this.#needle.length - 1);
-    while (keep > 0 && !data.subarray(data.length - keep).equals(this.#needle.subarray(0, keep))) keep--;
-    if (data.length > keep) this.#onData(data.subarray(0, data.length - keep));
-    this.#pending = Buffer.from(data.subarray(data.length - keep));
-  }
-
-  #collect(chunk: Buffer): void {
-    const line = Buffer.concat([this.#line!, chunk]);
-    const newline = line.indexOf(10);
-    if (newline < 0) {
-      this.#line = line.length > 256 ? line.subarray(0, 256) : line;
-      return;
-    }
-    this.trailer = line.subarray(0, newline).toString("latin1");
-    this.#line = undefined;
-  }
-}
-
-/** Finds and removes the child's `<marker>:<pid>` line; everything else is output. */
-class PidExtractor {
-  #marker: Buffer;
-  #held: Buffer = Buffer.alloc(0);
-  #onData: (bytes: Buffer) => void;
-  pid: number | undefined;
-  #done = false;
-
-  constructor(marker: string, onData: (bytes: Buffer) => void) {
-    this.#marker = Buffer.from(marker + ":");
-    this.#onData = onData;
-  }
-
-  push(chunk: Buffer): void {
-    if (this.#done) return this.#onData(chunk);
-    const data = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
-    const at = data.indexOf(this.#marker);
-    if (at >= 0) {
-      const newline = data.indexOf(10, at);
-      if (newline >= 0) {
-        const digits = data.subarray(at + this.#marker.length, newline).toString("latin1");
-        if (/^\d+$/.test(digits)) this.pid = Number(digits);
-        this.#done = true;
-        this.#held = Buffer.alloc(0);
-        if (at > 0) this.#onData(data.subarray(0, at));
-        if (newline + 1 < data.length) this.#onData(data.subarray(newline + 1));
-        return;
-      }
-    }
-    if (data.length > MAX_PRE_MARKER_BYTES && at < 0) {
-      const keep = this.#marker.length + 24;
-      this.#onData(data.subarray(0, data.length - keep));
-      this.#held = Buffer.from(data.subarray(data.length - keep));
-    } else this.#held = Buffer.from(data);
-  }
-
-  /** Passes on what is held (the command ended without printing its marker). */
-  flush(): void {
-    if (this.#held.length > 0) this.#onData(this.#held);
-    this.#held = Buffer.alloc(0);
-    this.#done = true;
-  }
-}
-
 /** The error a shell start fails with; `permanent` means the host cannot run warm shells at all. */
 class ShellStartError extends Error {
   constructor(message: string, readonly permanent: boolean) {
@@ -289,45 +90,30 @@ class ShellStartError extends Error {
   }
 }
 
-/** One command on a warm shell. */
+/** One command on a warm shell: output until the trailer, the pid marker taken out of stdout. */
 class ShellRun {
   readonly finished: Promise<ExecResult>;
-  #resolve!: (result: ExecResult) => void;
+  #resolve!: (result: Promise<ExecResult>) => void;
+  #core: RunCore;
   #shell: WarmShell;
-  #request: ExecRequest;
-  #nonce: string;
-  #stdout: HeadTailBuffer;
-  #stderr: HeadTailBuffer;
   #pidExtractor: PidExtractor;
   #outScanner: TrailerScanner;
   #errScanner: TrailerScanner;
-  #started: number;
-  #kill: "timeout" | "cancel" | undefined;
-  #killing: Promise<void> | undefined;
-  #timer: ReturnType<typeof setTimeout>;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
-  #onAbort: () => void;
-  #ended = false;
 
   constructor(shell: WarmShell, request: ExecRequest, markers: { pid: string }, runNonce: string) {
     this.#shell = shell;
-    this.#request = request;
-    this.#nonce = runNonce;
-    this.#stdout = new HeadTailBuffer(request.maxOutputBytes);
-    this.#stderr = new HeadTailBuffer(request.maxOutputBytes);
-    this.#pidExtractor = new PidExtractor(markers.pid, (b) => this.#stdout.push(b));
+    this.finished = new Promise((resolve) => this.#resolve = resolve);
+    this.#core = new RunCore(request, { executor: "shell", onKill: () => this.#onKill() });
+    this.#pidExtractor = new PidExtractor(markers.pid, (b) => this.#core.stdout.push(b));
     this.#outScanner = new TrailerScanner(runNonce, (b) => {
       this.#pidExtractor.push(b);
-      if (this.#kill !== undefined && this.#killing === undefined && this.#pidExtractor.pid !== undefined) {
-        this.#killing = this.#killGroup(this.#pidExtractor.pid);
+      const pid = this.#pidExtractor.pid;
+      if (this.#core.kill !== undefined && this.#core.killing === undefined && pid !== undefined) {
+        this.#core.killing = killProcessGroup(this.#shell.connection, pid);
       }
     });
-    this.#errScanner = new TrailerScanner(runNonce, (b) => this.#stderr.push(b));
-    this.finished = new Promise((resolve) => this.#resolve = resolve);
-    this.#started = performance.now();
-    this.#timer = setTimeout(() => this.#requestKill("timeout"), request.timeoutMs);
-    this.#onAbort = () => this.#requestKill("cancel");
-    request.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.#errScanner = new TrailerScanner(runNonce, (b) => this.#core.stderr.push(b));
   }
 
   onStdout(chunk: Buffer): void {
@@ -342,7 +128,7 @@ class ShellRun {
 
   /** The shell's channel closed before the trailer: the outcome is unknown. */
   onShellGone(): void {
-    this.#end(null, null, this.#kill === undefined);
+    this.#end(null, null, this.#core.kill === undefined);
   }
 
   #checkDone(): void {
@@ -355,44 +141,20 @@ class ShellRun {
     else this.#end(Number.isInteger(code) ? code : null, null, false);
   }
 
-  #requestKill(reason: "timeout" | "cancel"): void {
-    if (this.#kill !== undefined || this.#ended) return;
-    this.#kill = reason;
+  #onKill(): void {
+    // When the kill cannot run, the grace timer replaces the shell.
     const pid = this.#pidExtractor.pid;
-    if (pid !== undefined) this.#killing = this.#killGroup(pid);
+    if (pid !== undefined) this.#core.killing = killProcessGroup(this.#shell.connection, pid);
     // Whatever happens to the kill, a shell that does not finish the command in time is replaced.
     this.#graceTimer = setTimeout(() => this.#shell.destroy(), KILL_GRACE_MS);
   }
 
-  async #killGroup(pid: number): Promise<void> {
-    // When the kill cannot run, the grace timer replaces the shell.
-    await killProcessGroup(this.#shell.connection, pid);
-  }
-
   #end(code: number | null, signal: string | null, lost: boolean): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    clearTimeout(this.#timer);
+    if (this.#core.ended) return;
     clearTimeout(this.#graceTimer);
-    this.#request.signal?.removeEventListener("abort", this.#onAbort);
     this.#pidExtractor.flush();
-    const killing = this.#killing ?? Promise.resolve();
-    const result: ExecResult = {
-      stdout: this.#stdout.text(),
-      stderr: this.#stderr.text(),
-      exit_code: code,
-      signal,
-      timed_out: this.#kill === "timeout",
-      cancelled: this.#kill === "cancel",
-      connection_lost: lost,
-      truncated: this.#stdout.truncated || this.#stderr.truncated,
-      stdout_bytes: this.#stdout.totalBytes,
-      stderr_bytes: this.#stderr.totalBytes,
-      duration_ms: Math.round(performance.now() - this.#started),
-      executor: "shell",
-    };
     // The out-of-band kill finishes (its channel closes) before the caller sees the result.
-    killing.then(() => this.#resolve(result));
+    this.#resolve(this.#core.finish({ code, signal, lost }));
   }
 }
 
@@ -434,7 +196,7 @@ class WarmShell {
   }
 
   #handshake(timeoutMs: number): Promise<void> {
-    const startNonce = nonce();
+    const startNonce = nonce(12);
     const process = this.#process;
     process.stdin.on("error", () => {});
     return new Promise<void>((resolve, reject) => {
@@ -491,15 +253,15 @@ class WarmShell {
       process.done.then(() =>
         fail(new ShellStartError("Cannot start a warm shell: the channel closed", ready !== undefined))
       );
-      process.stdin.write(joinCommands([sh`__mcp_nonce=${startNonce}`, raw(PRELUDE)], "\n").text + "\n");
+      process.stdin.write(preludeFrame(startNonce));
     });
   }
 
   /** Runs one command; the caller holds this shell exclusively. Undefined when the shell is gone. */
   run(request: ExecRequest, input: string | undefined): Promise<ExecResult> | undefined {
     if (!this.#alive) return undefined; // nothing was sent: the caller may use another shell
-    const markers = { pid: nonce(), start: nonce(), prompt: nonce() };
-    const runNonce = nonce();
+    const markers = { pid: nonce(12), start: nonce(12), prompt: nonce(12) };
+    const runNonce = nonce(12);
     const script = buildShellScript(request, markers, this.#dir);
     const frame = input === undefined
       ? sh`__mcp_run ${runNonce} 0 ${script.text}`
