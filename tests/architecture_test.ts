@@ -1,13 +1,37 @@
 /**
  * Enforces the layering of STYLE.md by reading import lines: main → transport → session → server →
- * tools → ssh → ssh2, with shell/ and sip/ pure; only ssh/client.ts imports ssh2; only main.ts
+ * tools → ssh → config/log → errors → version, with shell/ and sip/ pure; every file has a rank; no
+ * import cycle anywhere; no source file over 600 lines; only ssh/client.ts imports ssh2; only main.ts
  * touches Deno.args/Deno.env/Deno.exit; raw() only takes literals.
  */
 import assert from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const LAYERS = ["transport", "session", "server", "tools", "ssh"] as const;
-const RANK: Record<string, number> = { main: 0, transport: 1, session: 2, server: 3, tools: 4, ssh: 5 };
+/** Every layer and its rank: a file may import only files of its own layer or of a higher rank. */
+const RANK: Record<string, number> = {
+  main: 0,
+  transport: 1,
+  session: 2,
+  server: 3,
+  tools: 4,
+  ssh: 5,
+  config: 6,
+  log: 6,
+  errors: 7,
+  version: 8,
+  // Pure: they import nothing outside themselves (checked below), so anything may use them.
+  shell: 9,
+  sip: 9,
+};
+const MAX_LINES = 600;
+/**
+ * Files over {@link MAX_LINES} that are being split on other branches, with the size they may not
+ * exceed meanwhile. An entry fails as soon as its file is back under the limit: remove it then.
+ */
+const OVERSIZE_PENDING: Record<string, number> = {
+  // The flag table and its parsers; other branches are adding flags to it right now.
+  "src/config.ts": 878,
+};
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -31,6 +55,45 @@ function importsOf(text: string): string[] {
   return [...text.matchAll(/^\s*(?:import|export)\b[^;]*?from\s+"([^"]+)"/gms)].map((m) => m[1]!);
 }
 
+/** The source files a file imports (relative specifiers only, type-only imports included). */
+function localImportsOf(file: string, text: string): string[] {
+  return importsOf(text).filter((s) => s.startsWith(".")).map((s) => new URL(s, `file://${file}`).pathname);
+}
+
+/** Every import cycle of a graph, one per strongly connected component (Tarjan), as a path of files. */
+function cyclesOf(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (node: string) => {
+    index.set(node, index.size);
+    low.set(node, index.get(node)!);
+    stack.push(node);
+    onStack.add(node);
+    for (const next of graph.get(node) ?? []) {
+      if (!graph.has(next)) continue;
+      if (!index.has(next)) {
+        visit(next);
+        low.set(node, Math.min(low.get(node)!, low.get(next)!));
+      } else if (onStack.has(next)) low.set(node, Math.min(low.get(node)!, index.get(next)!));
+    }
+    if (low.get(node) !== index.get(node)) return;
+    const component: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop()!;
+      onStack.delete(member);
+      component.push(member);
+    } while (member !== node);
+    const selfImport = (graph.get(node) ?? []).includes(node);
+    if (component.length > 1 || selfImport) cycles.push(component.reverse());
+  };
+  for (const node of graph.keys()) if (!index.has(node)) visit(node);
+  return cycles;
+}
+
 const files = [`${ROOT}main.ts`, ...await sourceFiles(`${ROOT}src`)];
 
 Deno.test("layers import downward only; shell/ and sip/ are pure", async () => {
@@ -50,7 +113,38 @@ Deno.test("layers import downward only; shell/ and sip/ are pure", async () => {
     }
   }
   assert.deepEqual(violations, []);
-  assert.ok(LAYERS.length > 0);
+});
+
+Deno.test("every source file belongs to a ranked layer", () => {
+  const unranked = files.filter((file) => !(layerOf(file) in RANK)).map((file) => file.slice(ROOT.length));
+  assert.deepEqual(unranked, []);
+});
+
+Deno.test("no import cycle anywhere in main.ts and src/", async () => {
+  const graph = new Map<string, string[]>();
+  for (const file of files) graph.set(file, localImportsOf(file, await Deno.readTextFile(file)));
+  const cycles = cyclesOf(graph).map((cycle) => cycle.map((file) => file.slice(ROOT.length)).join(" → "));
+  assert.deepEqual(cycles, []);
+});
+
+Deno.test("the cycle check finds a cycle, a self-import and none in a chain", () => {
+  const graph = (edges: Record<string, string[]>) => new Map(Object.entries(edges));
+  assert.deepEqual(cyclesOf(graph({ a: ["b"], b: ["c"], c: ["a"], d: ["a"] })), [["a", "b", "c"]]);
+  assert.deepEqual(cyclesOf(graph({ a: ["a"] })), [["a"]]);
+  assert.deepEqual(cyclesOf(graph({ a: ["b"], b: ["c"], c: [] })), []);
+});
+
+Deno.test(`no source file is over ${MAX_LINES} lines`, async () => {
+  const over: string[] = [];
+  for (const file of files) {
+    const rel = file.slice(ROOT.length);
+    const lines = (await Deno.readTextFile(file)).split("\n").length - 1;
+    const allowed = OVERSIZE_PENDING[rel];
+    if (allowed !== undefined && lines <= MAX_LINES) {
+      over.push(`${rel}: ${lines} lines, remove it from OVERSIZE_PENDING`);
+    } else if (lines > (allowed ?? MAX_LINES)) over.push(`${rel}: ${lines} lines`);
+  }
+  assert.deepEqual(over, []);
 });
 
 Deno.test("only src/ssh/client.ts imports ssh2", async () => {
