@@ -58,6 +58,54 @@ export interface InMemoryOptions {
   global?: boolean;
 }
 
+/** The server side of the in-process tier: a pool and what every server instance needs. */
+export interface InProcessServer {
+  /** The session pool. */
+  pool: SessionPool;
+  /** Everything `createServer` needs except the scope resolver. */
+  server: Omit<ServerOptions, "openScope">;
+  /** Audit lines written so far. */
+  audit: AuditEntry[];
+}
+
+/** Pool limits of {@link inProcessServer}. */
+export interface PoolLimits {
+  /** Sessions per principal (default 100). */
+  maxPerPrincipal?: number;
+  /** Sessions in total (default 1000). */
+  maxTotal?: number;
+}
+
+/** Builds the pool and server options main.ts would build, with SSH connections from `open`. */
+export function inProcessServer(options: InMemoryOptions & PoolLimits = {}): InProcessServer {
+  const audit: AuditEntry[] = [];
+  const open = options.open ?? (() => Promise.reject(new Error("connect ECONNREFUSED (in-memory tier)")));
+  const verifyHostKey = options.verifyHostKey ??
+    (() =>
+      Promise.resolve<HostKeyVerdict>({ status: "known", fingerprint: "SHA256:fake", message: "known" }));
+  const pool = new SessionPool({
+    makeManager: () =>
+      new ConnectionManager({
+        verifyHostKey,
+        credentials: { dataDir: "/nonexistent/ssh-mcp-in-memory" },
+        connectTimeoutMs: 2_000,
+        keepaliveIntervalMs: 0,
+        keepaliveCountMax: 3,
+        open,
+      }),
+    idleTimeoutMs: 3_600_000,
+    maxPerPrincipal: options.maxPerPrincipal ?? 100,
+    maxTotal: options.maxTotal ?? 1000,
+  });
+  const server = {
+    tools: options.tools ?? selectTools({ toolsets: TOOLSET_NAMES, readOnly: false }),
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    audit: { write: (entry: AuditEntry) => void audit.push(entry) },
+    identity: TEST_IDENTITY,
+  };
+  return { pool, server, audit };
+}
+
 /** A connected in-process client and what the server did. */
 export interface InMemoryPair extends AsyncDisposable {
   /** The SDK client. */
@@ -79,30 +127,9 @@ export interface InMemoryPair extends AsyncDisposable {
  * ```
  */
 export async function inMemoryClient(options: InMemoryOptions = {}): Promise<InMemoryPair> {
-  const audit: AuditEntry[] = [];
-  const open = options.open ?? (() => Promise.reject(new Error("connect ECONNREFUSED (in-memory tier)")));
-  const verifyHostKey = options.verifyHostKey ??
-    (() =>
-      Promise.resolve<HostKeyVerdict>({ status: "known", fingerprint: "SHA256:fake", message: "known" }));
-  const pool = new SessionPool({
-    makeManager: () =>
-      new ConnectionManager({
-        verifyHostKey,
-        credentials: { dataDir: "/nonexistent/ssh-mcp-in-memory" },
-        connectTimeoutMs: 2_000,
-        keepaliveIntervalMs: 0,
-        keepaliveCountMax: 3,
-        open,
-      }),
-    idleTimeoutMs: 3_600_000,
-    maxPerPrincipal: 100,
-    maxTotal: 1000,
-  });
+  const { pool, server, audit } = inProcessServer(options);
   const serverOptions: ServerOptions = {
-    tools: options.tools ?? selectTools({ toolsets: TOOLSET_NAMES, readOnly: false }),
-    limits: { ...DEFAULT_LIMITS, ...options.limits },
-    audit: { write: (entry: AuditEntry) => void audit.push(entry) },
-    identity: TEST_IDENTITY,
+    ...server,
     openScope: scopeResolver({
       pool,
       global: options.global ?? false,

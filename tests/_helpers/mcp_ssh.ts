@@ -2,7 +2,14 @@
  * Glue for end-to-end tests: a real sshd plus the real server process plus an SDK client.
  */
 import type { Client } from "@modelcontextprotocol/client";
-import { type TestSshd, type TestUserName } from "./sshd.ts";
+import {
+  type Era,
+  httpClient,
+  type HttpServerProcess,
+  type ServerProcessOptions,
+  startHttpServer,
+} from "./server.ts";
+import { type SshdOptions, startSshd, type TestSshd, type TestUserName } from "./sshd.ts";
 
 /** Arguments of `connect` for a test user logging in with its password. */
 export function passwordLogin(
@@ -11,6 +18,57 @@ export function passwordLogin(
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return { host: sshd.host, port: sshd.port, username: user, password: sshd.users[user].password, ...extra };
+}
+
+/** Options of {@link withConnectedClient}. */
+export interface ConnectedClientOptions {
+  /** Protocol era of the HTTP client (default "modern"). */
+  era?: Era;
+  /** Options of the sshd. */
+  sshd?: SshdOptions;
+  /** Options of the server process (extra flags, env, HOME). */
+  server?: ServerProcessOptions;
+  /** Test user to log in as with its password (default "mcptest"). */
+  user?: Exclude<TestUserName, "root">;
+  /** Extra `connect` arguments (e.g. `{ alias: "bed", sudo_password }`). */
+  connect?: Record<string, unknown>;
+}
+
+/** A real sshd, the server process over HTTP, and an SDK client already connected to the sshd. */
+export interface ConnectedClient extends AsyncDisposable {
+  /** The sshd. */
+  sshd: TestSshd;
+  /** The server process. */
+  server: HttpServerProcess;
+  /** The SDK client. */
+  client: Client & AsyncDisposable;
+  /** What `connect` returned (`alias`, `target`, `host_key`…). */
+  connected: Record<string, unknown>;
+}
+
+/**
+ * The end-to-end set-up most tool tests repeat: sshd + server + client + `connect` with a test user's
+ * password. Disposes the client, then the server, then the sshd.
+ *
+ * @example
+ * ```ts
+ * await using bed = await withConnectedClient({ connect: { alias: "bed" } });
+ * await call(bed.client, "run", { command: "id -un" });
+ * ```
+ */
+export async function withConnectedClient(options: ConnectedClientOptions = {}): Promise<ConnectedClient> {
+  const stack = new AsyncDisposableStack();
+  try {
+    const sshd = stack.use(await startSshd(options.sshd));
+    const server = stack.use(await startHttpServer(options.server));
+    const client = stack.use(await httpClient(server, options.era ?? "modern"));
+    const connected = await call(client, "connect", passwordLogin(sshd, options.user, options.connect));
+    const owned = stack.move();
+    return { sshd, server, client, connected, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+  } catch (error) {
+    await stack.disposeAsync();
+    throw error;
+  }
 }
 
 /** Copies a test key into the server's ~/.ssh and returns its path there. */

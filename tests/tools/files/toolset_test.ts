@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/client";
 import { isTempName } from "../../../src/ssh/sftp/atomic_write.ts";
 import { editDiff } from "../../../src/tools/files/write.ts";
-import { call, installKey, passwordLogin, rssBytes } from "../../_helpers/mcp_ssh.ts";
+import { call, installKey, passwordLogin, rssBytes, withConnectedClient } from "../../_helpers/mcp_ssh.ts";
 import { httpClient, startHttpServer, textOf } from "../../_helpers/server.ts";
 import { run, startSshd, type TestSshd } from "../../_helpers/sshd.ts";
 
@@ -83,10 +83,11 @@ async function connectRoot(client: Client, sshd: TestSshd, home: string, alias =
 }
 
 Deno.test("write then read round-trip text, UTF-8, empty and binary files byte for byte", async () => {
-  await using sshd = await startSshd();
-  await using server = await startHttpServer({ args: ["-max-output", "4000000"] });
-  await using client = await httpClient(server, "legacy");
-  await call(client, "connect", passwordLogin(sshd));
+  await using bed = await withConnectedClient({
+    era: "legacy",
+    server: { args: ["-max-output", "4000000"] },
+  });
+  const { client } = bed;
   const dir = await scratch();
   try {
     const texts: Record<string, string> = {
@@ -134,10 +135,8 @@ Deno.test("write then read round-trip text, UTF-8, empty and binary files byte f
 });
 
 Deno.test("read returns line windows with totals and a continuation, capped at -max-output", async () => {
-  await using sshd = await startSshd();
-  await using server = await startHttpServer({ args: ["-max-output", "2048"] });
-  await using client = await httpClient(server, "modern");
-  await call(client, "connect", passwordLogin(sshd));
+  await using bed = await withConnectedClient({ server: { args: ["-max-output", "2048"] } });
+  const { client } = bed;
   const dir = await scratch();
   try {
     const lines = Array.from({ length: 500 }, (_, i) => `line ${i + 1}`);
@@ -175,10 +174,8 @@ Deno.test("read returns line windows with totals and a continuation, capped at -
 });
 
 Deno.test("write and edit keep modes 0600/0640/0755, and as root the owner of another user's file", async () => {
-  await using sshd = await startSshd();
-  await using server = await startHttpServer();
-  await using client = await httpClient(server, "legacy");
-  await call(client, "connect", passwordLogin(sshd));
+  await using bed = await withConnectedClient({ era: "legacy" });
+  const { client, sshd, server } = bed;
   const dir = await scratch();
   try {
     for (const mode of [0o600, 0o640, 0o755]) {
@@ -214,10 +211,8 @@ Deno.test("write and edit keep modes 0600/0640/0755, and as root the owner of an
 });
 
 Deno.test("write and edit through a symlink replace its target and the link stays a link", async () => {
-  await using sshd = await startSshd();
-  await using server = await startHttpServer();
-  await using client = await httpClient(server, "legacy");
-  await call(client, "connect", passwordLogin(sshd));
+  await using bed = await withConnectedClient({ era: "legacy" });
+  const { client } = bed;
   const dir = await scratch();
   try {
     await Deno.writeTextFile(`${dir}/real.conf`, "a=1\n");
@@ -236,10 +231,8 @@ Deno.test("write and edit through a symlink replace its target and the link stay
 });
 
 Deno.test("edit requires a unique match, lists the matching lines, replaces all on request, keeps CRLF", async () => {
-  await using sshd = await startSshd();
-  await using server = await startHttpServer();
-  await using client = await httpClient(server, "modern");
-  await call(client, "connect", passwordLogin(sshd));
+  await using bed = await withConnectedClient();
+  const { client } = bed;
   const dir = await scratch();
   try {
     const path = `${dir}/app.ini`;
@@ -273,10 +266,8 @@ Deno.test("edit requires a unique match, lists the matching lines, replaces all 
 });
 
 Deno.test("a change between read and edit (expected_sha256) is rejected and nothing is written", async () => {
-  await using sshd = await startSshd();
-  await using server = await startHttpServer();
-  await using client = await httpClient(server, "legacy");
-  await call(client, "connect", passwordLogin(sshd));
+  await using bed = await withConnectedClient({ era: "legacy" });
+  const { client } = bed;
   const dir = await scratch();
   try {
     const path = `${dir}/f`;
@@ -302,10 +293,8 @@ Deno.test("a change between read and edit (expected_sha256) is rejected and noth
 });
 
 Deno.test("list_dir returns sorted entries with type, modes, owner and link target", async () => {
-  await using sshd = await startSshd();
-  await using server = await startHttpServer();
-  await using client = await httpClient(server, "legacy");
-  await call(client, "connect", passwordLogin(sshd));
+  await using bed = await withConnectedClient({ era: "legacy" });
+  const { client } = bed;
   const dir = await scratch();
   try {
     await Deno.writeTextFile(`${dir}/b`, "xyz");

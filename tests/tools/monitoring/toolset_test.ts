@@ -3,10 +3,9 @@
  * with password). This VM has no systemd and restricts dmesg: both are real cases checked here.
  */
 import assert from "node:assert/strict";
-import { toolCalls } from "../../_helpers/mcp_ssh.ts";
-import { httpClient, startHttpServer, textOf } from "../../_helpers/server.ts";
+import { toolCalls, withConnectedClient } from "../../_helpers/mcp_ssh.ts";
 import { requirePrograms } from "../../_helpers/require.ts";
-import { MCPTEST_PASSWORD, run, startSshd } from "../../_helpers/sshd.ts";
+import { MCPTEST_PASSWORD, run } from "../../_helpers/sshd.ts";
 
 const ignore = !requirePrograms("sshd", "ssh-keygen", "df", "ps", "grep");
 
@@ -49,21 +48,8 @@ function childrenOf(ppid: number): number[] {
 }
 
 Deno.test("monitoring tools return sane structured data from a real host over SSH", { ignore }, async (t) => {
-  await using sshd = await startSshd();
-  await using server = await startHttpServer();
-  await using client = await httpClient(server, "modern");
-  const connected = await client.callTool({
-    name: "connect",
-    arguments: {
-      host: sshd.host,
-      port: sshd.port,
-      username: "mcptest",
-      password: MCPTEST_PASSWORD,
-      sudo_password: MCPTEST_PASSWORD,
-      alias: "bed",
-    },
-  });
-  assert.equal(connected.isError, undefined, textOf(connected));
+  await using bed = await withConnectedClient({ connect: { alias: "bed", sudo_password: MCPTEST_PASSWORD } });
+  const { client } = bed;
 
   await t.step("usage memory and swap totals match /proc/meminfo, and / is among the disks", async () => {
     const { data, text, isError } = await call(client, "usage");

@@ -4,10 +4,10 @@
  * CI=true or SSH_MCP_TEST_PACKAGES=1 (they need the Debian mirror).
  */
 import assert from "node:assert/strict";
-import { toolCalls } from "../../_helpers/mcp_ssh.ts";
-import { httpClient, startHttpServer, textOf } from "../../_helpers/server.ts";
+import { toolCalls, withConnectedClient } from "../../_helpers/mcp_ssh.ts";
+import { textOf } from "../../_helpers/server.ts";
 import { requirePrograms } from "../../_helpers/require.ts";
-import { MCPTEST_PASSWORD, run, startSshd } from "../../_helpers/sshd.ts";
+import { MCPTEST_PASSWORD, run } from "../../_helpers/sshd.ts";
 
 const ignore = !requirePrograms("sshd", "ssh-keygen", "ss", "find", "grep");
 const packagesWanted = Deno.env.get("CI") === "true" || Deno.env.get("SSH_MCP_TEST_PACKAGES") === "1";
@@ -37,21 +37,8 @@ function hostile(canary: string): string[] {
 }
 
 Deno.test("network tools return structured data and treat hostile input as data", { ignore }, async (t) => {
-  await using sshd = await startSshd();
-  await using server = await startHttpServer();
-  await using client = await httpClient(server, "modern");
-  const connected = await client.callTool({
-    name: "connect",
-    arguments: {
-      host: sshd.host,
-      port: sshd.port,
-      username: "mcptest",
-      password: MCPTEST_PASSWORD,
-      sudo_password: MCPTEST_PASSWORD,
-      alias: "bed",
-    },
-  });
-  assert.equal(connected.isError, undefined, textOf(connected));
+  await using bed = await withConnectedClient({ connect: { alias: "bed", sudo_password: MCPTEST_PASSWORD } });
+  const { client, sshd } = bed;
   const base = await Deno.makeTempDir({ prefix: "mcp search " });
   const canary = `${base}/pwned`;
 
