@@ -147,6 +147,29 @@ for (const era of ERAS) {
   });
 }
 
+Deno.test("-confirm host-key asks for a host reached through a jump connection too, before it authenticates", async () => {
+  await using jump = await startSshd();
+  await using inner = await startSshd();
+  await using server = await startHttpServer({ args: ["-confirm", "host-key"] });
+  await using client = await elicitingHttpClient(server, "legacy", YES);
+  await call(client, "connect", passwordLogin(jump, "mcptest", { alias: "jump" }));
+  assert.equal(client.asked.length, 1);
+  client.answer = NO;
+  const refused = await client.callTool({
+    name: "connect",
+    arguments: passwordLogin(inner, "mcptest", { alias: "inner", via: "jump" }),
+  });
+  assert.equal(refused.isError, true);
+  assert.equal(client.asked.length, 2);
+  assert.match(client.asked[1]!.message, new RegExp(`new host key of 127\\.0\\.0\\.1 port ${inner.port}`));
+  assert.deepEqual(await inner.authEvents(), []);
+  client.answer = YES;
+  await call(client, "connect", passwordLogin(inner, "mcptest", { alias: "inner", via: "jump" }));
+  const ran = await call<{ stdout: string }>(client, "run", { target: "inner", command: "echo through" });
+  assert.equal(ran.stdout, "through\n");
+  assert.equal(client.asked.length, 3);
+});
+
 Deno.test("-confirm destructive,sudo: write is asked, read is not; sudo is asked on a read-only tool; remember is per exact call", async () => {
   await using sshd = await startSshd();
   await using server = await startHttpServer({ args: ["-confirm", "destructive,sudo"] });
