@@ -9,6 +9,7 @@ import {
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import type { ToolDefinition } from "./tools/define.ts";
+import { refusedStateEntry } from "./tools/middleware/approval_state.ts";
 import type { MiddlewareOptions } from "./tools/middleware/mod.ts";
 import { registerTools } from "./tools/registry.ts";
 import { VERSION } from "./version.ts";
@@ -33,9 +34,15 @@ export function createServer(options: ServerOptions): McpServer {
       capabilities: { tools: {} },
       instructions: INSTRUCTIONS,
       // An altered, expired or foreign approval state is refused before any handler runs.
-      ...(states === undefined
-        ? {}
-        : { requestState: { verify: (state, ctx) => states.verify(state, ctx) } }),
+      ...(states === undefined ? {} : {
+        requestState: {
+          verify: (state: string, ctx: ServerContext) =>
+            states.verify(state, ctx).catch((error) => {
+              options.audit.write(refusedStateEntry(ctx, error));
+              throw error;
+            }),
+        },
+      }),
     },
   );
   const canElicit = (ctx: ServerContext) => {

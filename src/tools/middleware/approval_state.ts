@@ -13,6 +13,7 @@ import {
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import type { PresentedHostKey } from "../../ssh/host_keys/confirm.ts";
+import type { ApprovalAuditEntry } from "../audit.ts";
 
 /** How long a question stays answerable, seconds. */
 export const APPROVAL_TTL_SECONDS = 600;
@@ -130,4 +131,23 @@ export class ApprovalStates {
     );
     return Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, "0")).join("");
   }
+}
+
+/**
+ * The audit line of an answer refused because its state did not verify (altered, expired, another
+ * principal's or another process's): the SDK refuses it before any handler runs, so only the request
+ * context and the codec's opaque reason (`mac`, `expired`, `bind`, `malformed`) are known.
+ */
+export function refusedStateEntry(ctx: ServerContext, error: unknown): ApprovalAuditEntry {
+  return {
+    time: new Date().toISOString(),
+    event: "answer",
+    principal: principalOf(ctx),
+    session: "unknown",
+    tool: "unknown",
+    targets: [],
+    asked: `requestState refused (${error instanceof Error ? error.message : "invalid"})`,
+    reason: "requestState check",
+    answer: "invalid",
+  };
 }

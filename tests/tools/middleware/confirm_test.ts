@@ -251,6 +251,8 @@ Deno.test("2026-07-28 era: altered, replayed and re-targeted requestState values
   assert.equal(replayed.isError, true);
   assert.match(textOf(replayed), /already used/);
   assert.equal(await exists(file.path), false, "a replayed approval must not run the command again");
+  const answers = (await auditLines(server.dataDir)).filter((l) => l.event === "answer").map((l) => l.answer);
+  assert.deepEqual(answers, ["invalid", "stale", "accept", "replayed"]);
 });
 
 Deno.test("stdio in both eras: the question goes to the client and a yes runs the command", async () => {
