@@ -11,7 +11,11 @@ import { ConnectionManager } from "./src/ssh/manager.ts";
 import { hostKeyVerifier, preferredAlgorithms } from "./src/ssh/host_keys/policy.ts";
 import { KnownHosts } from "./src/ssh/host_keys/store.ts";
 import { ensureIdentity } from "./src/ssh/identity.ts";
+import { confirmingVerifier, presentedKeyBlob } from "./src/ssh/host_keys/confirm.ts";
 import { FileAuditLog } from "./src/tools/audit.ts";
+import { ApprovalStates } from "./src/tools/middleware/approval_state.ts";
+import type { ApprovalOptions } from "./src/tools/middleware/mod.ts";
+import { parsePolicy, type Policy, PolicyError } from "./src/tools/policy.ts";
 import { selectTools } from "./src/tools/registry.ts";
 import { createHttpHandler } from "./src/transport/http.ts";
 import { runStdio } from "./src/transport/stdio.ts";
@@ -30,6 +34,22 @@ function readEnv(): Record<string, string | undefined> {
     }
   }
   return env;
+}
+
+/** Reads and validates the -policy file; a mistake is one line on stderr and exit code 2. */
+async function loadPolicy(path: string): Promise<Policy> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
+      ? "not readable by the server (its permissions allow reading only ~/.ssh and the data dir: put the file there)"
+      : (error as Error).message;
+    throw new PolicyError(path, "$", `Cannot read policy file ${path} (-policy, env SSH_MCP_POLICY): ${why}`);
+  }
+  return parsePolicy(text, path);
 }
 
 async function main(): Promise<number> {
@@ -53,6 +73,16 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = parsed.config;
+  let policy: Policy | undefined;
+  try {
+    policy = config.policyFile === undefined ? undefined : await loadPolicy(config.policyFile);
+  } catch (error) {
+    if (error instanceof PolicyError) {
+      console.error(`ssh-mcp: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
   setupLogging({ debug: config.debug });
   const log = logger("main");
   for (const warning of parsed.warnings) log.warn(warning);
@@ -65,7 +95,28 @@ async function main(): Promise<number> {
     ...(sshDir ? [{ path: `${sshDir}/known_hosts` }] : []),
     { path: `${config.dataDir}/known_hosts`, writable: true },
   ]);
-  const verifyHostKey = hostKeyVerifier(config.hostKeys, knownHosts);
+  const asksHostKeys = config.confirm.includes("host-key") ||
+    (policy?.rules.some((rule) => rule.confirm?.includes("host-key")) ?? false);
+  const verifyHostKey = asksHostKeys
+    ? confirmingVerifier(hostKeyVerifier(config.hostKeys, knownHosts), {
+      policy: config.hostKeys,
+      knownHosts,
+    })
+    : hostKeyVerifier(config.hostKeys, knownHosts);
+  const approval: ApprovalOptions | undefined = config.confirm.length > 0 || policy !== undefined
+    ? {
+      confirm: config.confirm,
+      policy,
+      states: new ApprovalStates(),
+      recordHostKey: async (key) => void await knownHosts.record(key.host, key.port, presentedKeyBlob(key)),
+    }
+    : undefined;
+  if (approval !== undefined) {
+    log.info("approval: -confirm {confirm}; policy {policy}", {
+      confirm: config.confirm.join(",") || "none",
+      policy: policy === undefined ? "none" : `${policy.file} (${policy.rules.length} rules)`,
+    });
+  }
   if (config.hostKeys === "off") {
     log.warn("host key verification is OFF: every connect is open to impersonation");
   }
@@ -98,6 +149,7 @@ async function main(): Promise<number> {
       maxCommandTimeoutMs: config.maxCommandTimeoutSeconds * 1000,
     },
     audit,
+    approval,
     identity: { publicKey: identity.publicKey, fingerprint: identity.fingerprint },
     log: (message: string, properties: Record<string, unknown>) => log.debug(message, properties),
   };

@@ -11,6 +11,7 @@ export type SshErrorCode =
   | "host_key_changed"
   | "host_key_unknown"
   | "host_key_revoked"
+  | "host_key_unconfirmed"
   | "connect_timeout"
   | "connect_failed"
   | "connection_lost"
@@ -74,6 +75,24 @@ export class ToolError extends Error {
   }
 }
 
+/**
+ * A call the operator's settings refused before anything ran: a read-only policy rule, a command not
+ * in a rule's allowlist, a question the human declined or could not be asked (SPEC §11).
+ */
+export class RefusedError extends Error {
+  /** The flag or policy rule that refused, e.g. `-confirm run` or `policy rule hosts[0] "prod-*"`. */
+  readonly rule: string;
+  /** What the model (or its human) can do next. */
+  readonly hint: string;
+
+  constructor(message: string, options: ErrorOptions & { rule: string; hint: string }) {
+    super(message, options);
+    this.name = "RefusedError";
+    this.rule = options.rule;
+    this.hint = options.hint;
+  }
+}
+
 /** A limit of the server (sessions, queue) was reached. */
 export class LimitError extends Error {
   /** HTTP status that fits: 429 per principal, 503 overall. */
@@ -94,6 +113,8 @@ const SSH_HINTS: Record<SshErrorCode, string> = {
   host_key_unknown:
     "The host is not in known_hosts and the policy is strict. Add its key (ssh-keyscan) to ~/.ssh/known_hosts or the data dir's known_hosts, or run the server with -host-keys accept-new.",
   host_key_revoked: "The host presented a revoked key. Do not connect; ask the host's administrator.",
+  host_key_unconfirmed:
+    "The host's key is new and the server asks a human before trusting one (-confirm host-key or the -policy file). Call again from a client that supports elicitation and answer the question.",
   connect_timeout:
     "The host did not answer in time. Check host, port and network path (jump host via `via`?), then call `connect` again.",
   connect_failed:
@@ -148,6 +169,7 @@ export function describeError(error: unknown): ErrorDescription {
       code: "tool_error",
     };
   }
+  if (error instanceof RefusedError) return { message: error.message, hint: error.hint, code: "refused" };
   if (error instanceof LimitError) return { message: error.message, hint: "Retry later.", code: "limit" };
   if (error instanceof DOMException && error.name === "AbortError") {
     return {

@@ -2,8 +2,14 @@
  * createServer(): one MCP server instance with the selected tools. Instances are cheap; transports
  * create one per legacy session, per modern request, or one for stdio.
  */
-import { McpServer } from "@modelcontextprotocol/server";
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
+  McpServer,
+  type ServerContext,
+} from "@modelcontextprotocol/server";
 import type { ToolDefinition } from "./tools/define.ts";
+import { refusedStateEntry } from "./tools/middleware/approval_state.ts";
 import type { MiddlewareOptions } from "./tools/middleware/mod.ts";
 import { registerTools } from "./tools/registry.ts";
 import { VERSION } from "./version.ts";
@@ -21,10 +27,34 @@ const INSTRUCTIONS =
 
 /** Builds a server instance. */
 export function createServer(options: ServerOptions): McpServer {
+  const states = options.approval?.states;
   const server = new McpServer(
     { name: "ssh-mcp", version: VERSION },
-    { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
+    {
+      capabilities: { tools: {} },
+      instructions: INSTRUCTIONS,
+      // An altered, expired or foreign approval state is refused before any handler runs.
+      ...(states === undefined ? {} : {
+        requestState: {
+          verify: (state: string, ctx: ServerContext) =>
+            states.verify(state, ctx).catch((error) => {
+              options.audit.write(refusedStateEntry(ctx, error));
+              throw error;
+            }),
+        },
+      }),
+    },
   );
-  registerTools(server, options.tools, options);
+  const canElicit = (ctx: ServerContext) => {
+    // 2026-07-28 requests carry their capabilities; 2025-era sessions declared them at initialize.
+    const declared =
+      ((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as
+        | ClientCapabilities
+        | undefined) ??
+        server.server.getClientCapabilities();
+    const elicitation = declared?.elicitation;
+    return elicitation !== undefined && (elicitation.form !== undefined || elicitation.url === undefined);
+  };
+  registerTools(server, options.tools, { ...options, canElicit });
   return server;
 }

@@ -31,10 +31,41 @@ export interface AuditEntry {
   error_code?: string;
 }
 
+/**
+ * One line about a human approval (SPEC §11): the question put to the human, or the answer that came
+ * back (or why none could). Never holds a secret: `asked` is a one-line summary built without them.
+ */
+export interface ApprovalAuditEntry {
+  /** ISO time. */
+  time: string;
+  /** "question" when asked, "answer" when answered (or refused without an answer). */
+  event: "question" | "answer";
+  /** Authenticated principal. */
+  principal: string;
+  /** Pool key of the session. */
+  session: string;
+  /** Tool name. */
+  tool: string;
+  /** Connections the call acts on, `alias (user@host:port)`. */
+  targets: string[];
+  /** What was asked, in one line (command, paths, host key fingerprint…). */
+  asked: string;
+  /** The flag or policy rule that asked, e.g. `-confirm run`. */
+  reason: string;
+  /**
+   * The answer: accept, decline or cancel from the human; remembered (an earlier "remember" answer in
+   * this session); unanswerable (the client cannot elicit); invalid (the answer did not fit the
+   * question), stale (state bound to another call) or replayed (state already used).
+   */
+  answer?: "accept" | "decline" | "cancel" | "remembered" | "unanswerable" | "invalid" | "stale" | "replayed";
+  /** The human asked to remember the yes for this session. */
+  remember?: boolean;
+}
+
 /** Where audit lines go. */
 export interface AuditSink {
   /** Queues one line. Never throws. */
-  write(entry: AuditEntry): void;
+  write(entry: AuditEntry | ApprovalAuditEntry): void;
 }
 
 /** An {@link AuditSink} that drops everything (tests, or when disabled). */
@@ -62,7 +93,7 @@ export class FileAuditLog implements AuditSink, AsyncDisposable {
   }
 
   /** Queues one line. */
-  write(entry: AuditEntry): void {
+  write(entry: AuditEntry | ApprovalAuditEntry): void {
     const line = this.#encoder.encode(JSON.stringify(entry) + "\n");
     this.#chain = this.#chain.then(async () => {
       this.#file ??= await Deno.open(this.#path, { append: true, create: true, mode: 0o600 });

@@ -38,6 +38,8 @@ export function registerTools(
   tools: readonly ToolDefinition[],
   options: MiddlewareOptions,
 ): void {
+  const toolsets = new Map(TOOLSETS.flatMap((set) => set.tools.map((t) => [t.name, set.name] as const)));
+  const wrapped: MiddlewareOptions = { ...options, toolsetOf: (name) => toolsets.get(name) };
   for (const tool of tools) {
     server.registerTool(tool.name, {
       title: tool.title,
@@ -45,6 +47,6 @@ export function registerTools(
       inputSchema: tool.input,
       outputSchema: tool.output,
       annotations: { title: tool.title, ...tool.annotations },
-    }, wrapTool(tool, options) as never);
+    }, wrapTool(tool, wrapped) as never);
   }
 }

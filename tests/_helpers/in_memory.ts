@@ -7,7 +7,7 @@
  * What this tier does not cover (the end-to-end tier does): permission flags, stdio/HTTP framing,
  * main.ts, and every byte a real sshd and remote shell add.
  */
-import { Client, InMemoryTransport } from "@modelcontextprotocol/client";
+import { Client, type ElicitResult, InMemoryTransport } from "@modelcontextprotocol/client";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { parseConfig } from "../../src/config.ts";
 import { SessionPool } from "../../src/session/pool.ts";
@@ -17,7 +17,8 @@ import type { OpenOptions } from "../../src/ssh/client.ts";
 import type { SshConnection } from "../../src/ssh/connection.ts";
 import type { HostKeyVerdict } from "../../src/ssh/host_keys/policy.ts";
 import { ConnectionManager } from "../../src/ssh/manager.ts";
-import type { AuditEntry } from "../../src/tools/audit.ts";
+import type { ApprovalAuditEntry, AuditEntry } from "../../src/tools/audit.ts";
+import type { ApprovalOptions } from "../../src/tools/middleware/mod.ts";
 import { type ToolDefinition, type ToolLimits, TOOLSET_NAMES } from "../../src/tools/define.ts";
 import { selectTools } from "../../src/tools/registry.ts";
 import type { Era } from "./server.ts";
@@ -56,6 +57,10 @@ export interface InMemoryOptions {
   verifyHostKey?: (host: string, port: number, blob: Uint8Array) => Promise<HostKeyVerdict>;
   /** One pool for every client (`-global`). */
   global?: boolean;
+  /** `-confirm` / `-policy` (SPEC §11). */
+  approval?: ApprovalOptions;
+  /** Declares the elicitation capability and answers each question (the message) with this. */
+  elicit?: (message: string) => ElicitResult;
 }
 
 /** The server side of the in-process tier: a pool and what every server instance needs. */
@@ -66,6 +71,8 @@ export interface InProcessServer {
   server: Omit<ServerOptions, "openScope">;
   /** Audit lines written so far. */
   audit: AuditEntry[];
+  /** Audit lines of approval questions and answers written so far. */
+  approvals: ApprovalAuditEntry[];
 }
 
 /** Pool limits of {@link inProcessServer}. */
@@ -79,6 +86,7 @@ export interface PoolLimits {
 /** Builds the pool and server options main.ts would build, with SSH connections from `open`. */
 export function inProcessServer(options: InMemoryOptions & PoolLimits = {}): InProcessServer {
   const audit: AuditEntry[] = [];
+  const approvals: ApprovalAuditEntry[] = [];
   const open = options.open ?? (() => Promise.reject(new Error("connect ECONNREFUSED (in-memory tier)")));
   const verifyHostKey = options.verifyHostKey ??
     (() =>
@@ -100,10 +108,14 @@ export function inProcessServer(options: InMemoryOptions & PoolLimits = {}): InP
   const server = {
     tools: options.tools ?? selectTools({ toolsets: TOOLSET_NAMES, readOnly: false }),
     limits: { ...DEFAULT_LIMITS, ...options.limits },
-    audit: { write: (entry: AuditEntry) => void audit.push(entry) },
+    audit: {
+      write: (entry: AuditEntry | ApprovalAuditEntry) =>
+        void ("event" in entry ? approvals.push(entry) : audit.push(entry)),
+    },
+    approval: options.approval,
     identity: TEST_IDENTITY,
   };
-  return { pool, server, audit };
+  return { pool, server, audit, approvals };
 }
 
 /** A connected in-process client and what the server did. */
@@ -112,8 +124,10 @@ export interface InMemoryPair extends AsyncDisposable {
   client: Client;
   /** The server's session pool. */
   pool: SessionPool;
-  /** Audit lines written so far. */
+  /** Audit lines of calls written so far. */
   audit: AuditEntry[];
+  /** Audit lines of approval questions and answers written so far. */
+  approvals: ApprovalAuditEntry[];
 }
 
 /**
@@ -127,7 +141,7 @@ export interface InMemoryPair extends AsyncDisposable {
  * ```
  */
 export async function inMemoryClient(options: InMemoryOptions = {}): Promise<InMemoryPair> {
-  const { pool, server, audit } = inProcessServer(options);
+  const { pool, server, audit, approvals } = inProcessServer(options);
   const serverOptions: ServerOptions = {
     ...server,
     openScope: scopeResolver({
@@ -139,8 +153,18 @@ export async function inMemoryClient(options: InMemoryOptions = {}): Promise<InM
   };
   const client = new Client(
     { name: "ssh-mcp-tests", version: "1.0.0" },
-    options.era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {},
+    {
+      ...(options.era === "modern" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {}),
+      ...(options.elicit === undefined ? {} : { capabilities: { elicitation: { form: {} } } }),
+    },
   );
+  const elicit = options.elicit;
+  if (elicit !== undefined) {
+    client.setRequestHandler(
+      "elicitation/create",
+      (request) => Promise.resolve(elicit(String(request.params.message))),
+    );
+  }
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   // The stdio face's entry (both eras, one session per connection) over the in-memory wire.
   const served = serveStdio(() => createServer(serverOptions), { transport: serverSide });
@@ -149,6 +173,7 @@ export async function inMemoryClient(options: InMemoryOptions = {}): Promise<InM
     client,
     pool,
     audit,
+    approvals,
     async [Symbol.asyncDispose]() {
       await client.close();
       await served.close();

@@ -18,18 +18,22 @@ export interface AuditOptions {
 export function withAudit(options: AuditOptions): Wrapper {
   return (next) => async (call) => {
     const started = performance.now();
+    // Digested before the call: later wrappers may pin the default target into the arguments.
+    const argsDigest = await digestArguments(call.args);
     const result = await next(call);
+    // A question to the human is not the end of the call: the confirm wrapper writes its own line.
+    if (isInputRequiredResult(result)) return result;
     const { tool, scope } = call;
-    const done = isInputRequiredResult(result) ? undefined : result as CallToolResult;
-    const text = done?.content?.map((c) => (c.type === "text" ? c.text : "")).join("") ?? "";
-    const structured = done?.structuredContent as Record<string, unknown> | undefined;
+    const done = result as CallToolResult;
+    const text = done.content?.map((c) => (c.type === "text" ? c.text : "")).join("") ?? "";
+    const structured = done.structuredContent as Record<string, unknown> | undefined;
     options.audit.write({
       time: new Date().toISOString(),
       principal: scope?.caller.principal ?? "unknown",
       session: scope?.caller.sessionId ?? "none",
       alias: typeof structured?.alias === "string" ? structured.alias : undefined,
       tool: tool.name,
-      args_digest: await digestArguments(call.args),
+      args_digest: argsDigest,
       outcome: call.outcome,
       exit_code: typeof structured?.exit_code === "number" ? structured.exit_code : undefined,
       bytes: text.length,

@@ -11,6 +11,7 @@ import type {
 } from "@modelcontextprotocol/server";
 import type { Connections } from "../../ssh/connection.ts";
 import type { Caller, ToolContext, ToolDefinition, ToolLimits } from "../define.ts";
+import type { GuardedTarget } from "./targets.ts";
 
 /** What the transport knows about the request carrying a call. */
 export interface CallInfo {
@@ -60,6 +61,8 @@ export interface ToolCall {
   outcome: CallOutcome;
   /** Error code of a thrown error, when there was one. */
   errorCode?: string;
+  /** The connections the call acts on, with their policy rules (set by the policy wrapper). */
+  targets?: readonly GuardedTarget[];
 }
 
 /** What a wrapped handler returns: a result, or a request for input (multi round trip). */

@@ -1,16 +1,23 @@
 /**
  * What every tool call goes through, applied once at registration, outermost first: the audit line,
- * errors → `isError` with a hint, the session scope, a safety deadline, progress plumbing — then the
+ * errors → `isError` with a hint, the session scope, a safety deadline, progress plumbing, and — when
+ * the operator configured approval or a policy — the per-host policy and the human yes; then the
  * handler. Each concern is one wrapper in its own file.
  */
 import type { ServerContext } from "@modelcontextprotocol/server";
 import type { AuditSink } from "../audit.ts";
-import type { ServerIdentity, ToolContext, ToolDefinition, ToolLimits } from "../define.ts";
+import type { ConfirmKind } from "../../config.ts";
+import type { PresentedHostKey } from "../../ssh/host_keys/confirm.ts";
+import type { ServerIdentity, ToolContext, ToolDefinition, ToolLimits, ToolsetName } from "../define.ts";
+import type { Policy } from "../policy.ts";
+import type { ApprovalStates } from "./approval_state.ts";
 import { structuredResult } from "../results.ts";
 import { withAudit } from "./audit.ts";
 import type { CallHandler, CallResult, OpenScope, ToolCall, Wrapper } from "./call.ts";
 import { withDeadline } from "./deadline.ts";
+import { withConfirm } from "./confirm.ts";
 import { withErrorResults } from "./errors.ts";
+import { withPolicy } from "./policy.ts";
 import { withProgress } from "./progress.ts";
 import { withScope } from "./scope.ts";
 
@@ -29,6 +36,24 @@ export interface MiddlewareOptions {
   identity: ServerIdentity;
   /** Debug/info logging of calls. */
   log?: (message: string, properties: Record<string, unknown>) => void;
+  /** Approval and per-host policy (SPEC §11); absent when neither `-confirm` nor `-policy` is set. */
+  approval?: ApprovalOptions;
+  /** The toolset of a tool (the registry fills it in). */
+  toolsetOf?: (toolName: string) => ToolsetName | undefined;
+  /** Whether the client of a request can answer a form elicitation (the server instance fills it in). */
+  canElicit?: (ctx: ServerContext) => boolean;
+}
+
+/** What `-confirm` and `-policy` configure (built once in main.ts). */
+export interface ApprovalOptions {
+  /** `-confirm`. */
+  confirm: readonly ConfirmKind[];
+  /** The parsed `-policy` file. */
+  policy?: Policy;
+  /** The signed-state codec with its per-process secret. */
+  states: ApprovalStates;
+  /** Records an approved host key (as `accept-new` does). */
+  recordHostKey: (key: PresentedHostKey) => Promise<void>;
 }
 
 /** Runs the tool's handler with the context the wrappers prepared. */
@@ -63,6 +88,13 @@ export function wrapTool(
     withDeadline(options.limits),
     withProgress(),
   ];
+  const { approval } = options;
+  if (approval !== undefined) {
+    wrappers.push(
+      withPolicy({ policy: approval.policy, toolsetOf: options.toolsetOf ?? (() => undefined) }),
+      withConfirm({ ...approval, audit: options.audit, canElicit: options.canElicit ?? (() => false) }),
+    );
+  }
   const handler = wrappers.reduceRight<CallHandler>(
     (next, wrap) => wrap(next),
     invoke(tool, options.identity),
