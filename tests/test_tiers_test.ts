@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-/** Helpers and calls that start real things: a file that uses one belongs to the end-to-end tier. */
+/** Helpers that start sshd, server processes, containers or namespaces: the end-to-end tier. */
 const OUTSIDE =
-  /_helpers\/(sshd|server|containers|jump|sip_traffic)\.ts|\brequirePrograms\(|new Deno\.Command\(|startSshd|startHttpServer/;
+  /_helpers\/(sshd|server|containers|jump|sip_traffic)\.ts|\bstart(Sshd|HttpServer|JumpTopology)\(/;
 
 async function testFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -31,7 +31,7 @@ function inFast(file: string, list: readonly string[]): boolean {
   return list.some((entry) => entry.endsWith("/") ? file.startsWith(entry) : file === entry);
 }
 
-Deno.test("test:fast lists every test file that needs nothing real, and none that does", async () => {
+Deno.test("test:fast lists every test file that starts nothing real, and none that does", async () => {
   const list = fastList();
   const missing: string[] = [];
   const slow: string[] = [];
