@@ -36,7 +36,8 @@ Deno.test("test:fast lists every test file that starts nothing real, and none th
   const missing: string[] = [];
   const slow: string[] = [];
   for (const file of await testFiles("tests")) {
-    const outside = OUTSIDE.test(await Deno.readTextFile(`${ROOT}${file}`));
+    const code = (await Deno.readTextFile(`${ROOT}${file}`)).replace(/^import type [^;]*;/gm, "");
+    const outside = OUTSIDE.test(code);
     if (!outside && !inFast(file, list)) missing.push(file);
     if (outside && inFast(file, list)) slow.push(file);
   }
