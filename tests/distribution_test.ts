@@ -1,18 +1,16 @@
 /**
- * The three distribution forms stay consistent and work under their sandbox (SPEC §1, issue 8):
+ * The three distribution forms stay consistent and work under their sandbox (SPEC §1, issues 8, 17):
  *
- * - the `compile` tasks bake in exactly the `start` task's permission flags, and the Dockerfile the
- *   same flags mapped to the container's paths;
+ * - the `compile` tasks and the Dockerfile build with exactly the `start` task's flags (that all of
+ *   them are generated from src/sandbox/flags.ts is checked in tests/sandbox/flags_test.ts);
  * - `main.ts` run under exactly the compile task's flags serves stdio and HTTP, connects to a real
- *   sshd, writes its key and known_hosts 0600 inside the data dir, and can write nowhere else;
- * - `deno compile` accepts that exact command line (here it stops at downloading `denort`, which this
- *   machine cannot reach; where the download works, the built binary is run too);
+ *   sshd, writes its key and known_hosts 0600 inside the data dir;
  * - every ```json block of the README and docs/ parses, and the `deno run` snippets use the flags.
  */
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { ENV_VARS } from "../src/config.ts";
+import { runArgs as flagRunArgs } from "../src/sandbox/flags.ts";
 import { call, installKey, passwordLogin } from "./_helpers/mcp_ssh.ts";
 import { httpClient, makeHome, serverEnv, textOf } from "./_helpers/server.ts";
 import { requirePrograms } from "./_helpers/require.ts";
@@ -23,26 +21,17 @@ const DENO_JSON = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
 const TASKS: Record<string, string> = DENO_JSON.tasks;
 const DATA_SUFFIX = "/.local/share/ssh-mcp";
 
-/** Cross-compilation tasks and the `--target` each must pass. */
-const CROSS_TARGETS: Record<string, string> = {
-  "compile:linux-x64": "x86_64-unknown-linux-gnu",
-  "compile:linux-arm64": "aarch64-unknown-linux-gnu",
-  "compile:macos-x64": "x86_64-apple-darwin",
-  "compile:macos-arm64": "aarch64-apple-darwin",
-  "compile:windows-x64": "x86_64-pc-windows-msvc",
-};
-
 /** Flags that only make sense to `deno compile` (they take a value). */
-const COMPILE_ONLY_WITH_VALUE = new Set(["--output", "-o", "--target"]);
+const COMPILE_ONLY_WITH_VALUE = new Set(["--output", "-o", "--target", "--include"]);
 
 /** A `deno run|compile … main.ts` command line, split into its kinds of flags. */
 interface DenoCommand {
   subcommand: string;
-  /** `--allow-*` / `--deny-*` (and any short or broad form, which the tests then reject). */
+  /** `--allow-*` / `--deny-*` / `--no-prompt` (and any short form or permission set). */
   permissions: string[];
   /** `--unstable-*`. */
   unstable: string[];
-  /** Everything else: `--frozen`, `--output X`, `--target X`. */
+  /** Everything else: `--frozen`, `--output X`, `--target X`, `--include X`. */
   other: Map<string, string | true>;
   entry: string;
 }
@@ -59,7 +48,10 @@ function parseDenoCommand(text: string, where: string): DenoCommand {
   };
   for (let i = 2; i < words.length - 1; i++) {
     const word = words[i]!;
-    if (/^--(allow|deny)-[a-z]+(=|$)/.test(word) || /^-[ARWNESIP](=|$)|^--permission-set/.test(word)) {
+    if (
+      /^--(allow|deny)-[a-z]+(=|$)|^--no-prompt$/.test(word) ||
+      /^-[ARWNESIP](=|$)|^--permission-set/.test(word)
+    ) {
       command.permissions.push(word);
     } else if (word.startsWith("--unstable-")) {
       command.unstable.push(word);
@@ -74,52 +66,8 @@ function parseDenoCommand(text: string, where: string): DenoCommand {
   return command;
 }
 
-function valueOf(flags: readonly string[], name: string): string[] | undefined {
-  const flag = flags.find((f) => f === name || f.startsWith(`${name}=`));
-  if (flag === undefined) return undefined;
-  return flag.includes("=") ? flag.slice(flag.indexOf("=") + 1).split(",") : [];
-}
-
 const START = parseDenoCommand(TASKS.start!, "task start");
 const COMPILE = parseDenoCommand(TASKS.compile!, "task compile");
-
-Deno.test("the start task grants net, our own env vars, read of ~/.ssh and the data dir, write of the data dir only", () => {
-  assert.equal(START.subcommand, "run");
-  assert.equal(START.entry, "main.ts");
-  const p = START.permissions;
-  assert.deepEqual(valueOf(p, "--allow-net"), []);
-  assert.deepEqual(valueOf(p, "--allow-env"), [...ENV_VARS]);
-  assert.deepEqual(valueOf(p, "--allow-read"), ["$HOME/.ssh", `$HOME${DATA_SUFFIX}`]);
-  assert.deepEqual(valueOf(p, "--allow-write"), [`$HOME${DATA_SUFFIX}`]);
-  assert.equal(p.length, 4, `no other permission: ${p.join(" ")}`);
-  // The start task gets its unstable features from deno.json; the compile tasks name them.
-  assert.ok(DENO_JSON.unstable.includes("no-legacy-abort"));
-});
-
-Deno.test("every compile task bakes in exactly the start task's permission flags and unstable features", () => {
-  const names = Object.keys(TASKS).filter((n) => n === "compile" || n.startsWith("compile:"));
-  assert.deepEqual(names.sort(), ["compile", ...Object.keys(CROSS_TARGETS)].sort());
-  const outputs = new Set<string>();
-  for (const name of names) {
-    const task = parseDenoCommand(TASKS[name]!, `task ${name}`);
-    assert.equal(task.subcommand, "compile", name);
-    assert.equal(task.entry, "main.ts", name);
-    assert.deepEqual(task.permissions, START.permissions, `${name}: permission flags differ from start`);
-    assert.deepEqual(
-      task.unstable.sort(),
-      (DENO_JSON.unstable as string[]).map((f) => `--unstable-${f}`).sort(),
-      `${name}: unstable features`,
-    );
-    assert.equal(task.other.get("--frozen"), true, `${name}: --frozen`);
-    assert.equal(task.other.get("--target"), CROSS_TARGETS[name], `${name}: --target`);
-    const output = task.other.get("--output");
-    assert.equal(typeof output, "string", `${name}: --output`);
-    assert.ok(!outputs.has(output as string), `${name}: output ${output} is shared`);
-    outputs.add(output as string);
-    if (name.includes("windows")) assert.match(output as string, /\.exe$/);
-  }
-  assert.equal(COMPILE.other.get("--output"), "ssh-mcp");
-});
 
 // ---------------------------------------------------------------------------------------------------
 // Dockerfile
@@ -133,7 +81,7 @@ function dockerInstructions(text: string): Array<{ instruction: string; args: st
   });
 }
 
-Deno.test("the Dockerfile compiles with the same permission flags, mapped to /data and /home/app/.ssh", async () => {
+Deno.test("the Dockerfile compiles with exactly the compile task's flags (no path: the image's paths come at start-up)", async () => {
   const docker = dockerInstructions(await Deno.readTextFile(`${ROOT}Dockerfile`));
   const froms = docker.filter((d) => d.instruction === "FROM").map((d) => d.args);
   assert.equal(froms.length, 2, "multi-stage: builder and runtime");
@@ -144,11 +92,13 @@ Deno.test("the Dockerfile compiles with the same permission flags, mapped to /da
   const compiles = runs.filter((r) => r.startsWith("deno compile"));
   assert.equal(compiles.length, 1);
   const compile = parseDenoCommand(compiles[0]!, "Dockerfile deno compile");
-  // Inside the image HOME is /home/app and the data dir is /data.
-  const mapped = START.permissions.map((flag) =>
-    flag.replaceAll(`$HOME${DATA_SUFFIX}`, "/data").replaceAll("$HOME", "/home/app")
+  assert.deepEqual(COMPILE.permissions, START.permissions, "compile and start tasks grant the same");
+  assert.deepEqual(
+    compile.permissions,
+    COMPILE.permissions,
+    "Dockerfile permission flags differ from the compile task",
   );
-  assert.deepEqual(compile.permissions, mapped, "Dockerfile permission flags differ from the start task");
+  assert.equal(compile.other.get("--include"), COMPILE.other.get("--include"));
   assert.deepEqual(compile.unstable, COMPILE.unstable);
   assert.equal(compile.other.get("--frozen"), true);
   assert.equal(compile.other.get("--target"), undefined);
@@ -180,18 +130,14 @@ Deno.test("the Dockerfile compiles with the same permission flags, mapped to /da
 // ---------------------------------------------------------------------------------------------------
 // main.ts under exactly the compile task's flags
 
-/** `deno run` + every flag of the compile task except its output/target, with `$HOME` → `home`. */
-function compileFlags(home: string): string[] {
+/** `deno run` + every flag of the compile task except its output/target/include, for `script`. */
+function runArgs(script = `${ROOT}main.ts`): string[] {
   const flags = [
     ...COMPILE.unstable,
     ...(COMPILE.other.get("--frozen") ? ["--frozen"] : []),
     ...COMPILE.permissions,
   ];
-  return flags.map((f) => f.replaceAll("$HOME", home));
-}
-
-function runArgs(home: string, script = `${ROOT}main.ts`): string[] {
-  return ["run", ...compileFlags(home), script];
+  return ["run", ...flags, script];
 }
 
 function freePort(): number {
@@ -215,7 +161,7 @@ Deno.test(
     const home = await makeHome();
     const transport = new StdioClientTransport({
       command: Deno.execPath(),
-      args: [...runArgs(home), "-mode", "stdio"],
+      args: [...runArgs(), "-mode", "stdio"],
       env: serverEnv(home),
       cwd: ROOT,
       stderr: "pipe",
@@ -290,7 +236,7 @@ Deno.test("the documented read-only example lists only read-only tools, connect 
   const home = await makeHome();
   const transport = new StdioClientTransport({
     command: Deno.execPath(),
-    args: [...runArgs(home), ...args],
+    args: [...runArgs(), ...args],
     env: serverEnv(home),
     cwd: ROOT,
     stderr: "pipe",
@@ -316,7 +262,7 @@ Deno.test("under the compile flags: HTTP /healthz and tools/list answer, SIGTERM
   const home = await makeHome();
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...runArgs(home), "-mode", "http", "-port", String(port)],
+    args: [...runArgs(), "-mode", "http", "-port", String(port)],
     env: serverEnv(home),
     clearEnv: true,
     cwd: ROOT,
@@ -369,7 +315,7 @@ Deno.test("with the image's SSH_MCP_HOST=0.0.0.0 the server refuses to start wit
   try {
     const port = freePort();
     const refused = await new Deno.Command(Deno.execPath(), {
-      args: [...runArgs(home), "-port", String(port)],
+      args: [...runArgs(), "-port", String(port)],
       env: serverEnv(home, { SSH_MCP_HOST }),
       clearEnv: true,
       cwd: ROOT,
@@ -383,7 +329,7 @@ Deno.test("with the image's SSH_MCP_HOST=0.0.0.0 the server refuses to start wit
 
     const token = crypto.randomUUID().replaceAll("-", "");
     const child = new Deno.Command(Deno.execPath(), {
-      args: [...runArgs(home), "-port", String(port)],
+      args: [...runArgs(), "-port", String(port)],
       env: serverEnv(home, { SSH_MCP_HOST, SSH_MCP_AUTH_TOKEN: token }),
       clearEnv: true,
       cwd: ROOT,
@@ -413,93 +359,6 @@ Deno.test("with the image's SSH_MCP_HOST=0.0.0.0 the server refuses to start wit
       await stderr;
     }
   } finally {
-    await Deno.remove(home, { recursive: true }).catch(() => {});
-  }
-});
-
-Deno.test("the compile flags refuse writes outside the data dir, other reads, other env vars and subprocesses", async () => {
-  const home = await makeHome();
-  try {
-    const dataDir = `${home}${DATA_SUFFIX}`;
-    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-    // `deno eval` would not do: it always runs with every permission, whatever flags it is given.
-    const probe = `${home}/probe.ts`;
-    await Deno.writeTextFile(
-      probe,
-      `
-      const attempt = (f: () => unknown) => { try { f(); return "ok"; } catch (e) { return (e as Error).name; } };
-      console.log(JSON.stringify({
-        writeData: attempt(() => Deno.writeTextFileSync(${JSON.stringify(`${dataDir}/probe.txt`)}, "x")),
-        writeHome: attempt(() => Deno.writeTextFileSync(${JSON.stringify(`${home}/outside.txt`)}, "x")),
-        writeSsh: attempt(() => Deno.writeTextFileSync(${JSON.stringify(`${home}/.ssh/planted`)}, "x")),
-        writeTmp: attempt(() => Deno.writeTextFileSync("/tmp/ssh-mcp-probe-${crypto.randomUUID()}", "x")),
-        readSsh: attempt(() => Deno.readDirSync(${JSON.stringify(`${home}/.ssh`)})),
-        readEtc: attempt(() => Deno.readTextFileSync("/etc/passwd")),
-        envOwn: attempt(() => Deno.env.get("SSH_MCP_MODE")),
-        envOther: attempt(() => Deno.env.get("PATH")),
-        run: attempt(() => new Deno.Command("true").outputSync()),
-      }));
-      `,
-    );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: runArgs(home, probe),
-      env: serverEnv(home),
-      clearEnv: true,
-      cwd: ROOT,
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    const denied = (name: string) => name === "NotCapable" || name === "PermissionDenied";
-    const result = JSON.parse(text) as Record<string, string>;
-    assert.equal(result.writeData, "ok");
-    assert.equal(result.readSsh, "ok");
-    assert.equal(result.envOwn, "ok");
-    for (const key of ["writeHome", "writeSsh", "writeTmp", "readEtc", "envOther", "run"]) {
-      assert.ok(denied(result[key]!), `${key} must be refused, got ${result[key]}`);
-    }
-    await assert.rejects(Deno.stat(`${home}/outside.txt`), Deno.errors.NotFound);
-  } finally {
-    await Deno.remove(home, { recursive: true }).catch(() => {});
-  }
-});
-
-Deno.test("deno compile accepts the compile task's exact command line (offline it stops at the denort download)", async () => {
-  const home = await makeHome();
-  const outDir = await Deno.makeTempDir({ prefix: "ssh-mcp-compile-" });
-  try {
-    const binary = `${outDir}/ssh-mcp`;
-    const args = [
-      "compile",
-      ...compileFlags(home),
-      "--output",
-      binary,
-      "main.ts",
-    ];
-    const out = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, env: { NO_COLOR: "1" } }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    if (!out.success) {
-      // Flags, module graph and type check all passed; only the runtime download failed.
-      assert.match(stderr, /denort/, stderr);
-      assert.doesNotMatch(stderr, /unexpected argument|Module not found|TS\d{4}/, stderr);
-      console.warn("NOTE: deno compile could not download denort here; the binary itself was not run");
-      return;
-    }
-    const version = await new Deno.Command(binary, { args: ["--version"], env: { HOME: home } }).output();
-    assert.match(new TextDecoder().decode(version.stdout), /^ssh-mcp \d/);
-    const transport = new StdioClientTransport({
-      command: binary,
-      args: ["-mode", "stdio"],
-      env: { HOME: home },
-    });
-    const client = new Client({ name: "distribution-test", version: "1.0.0" });
-    await client.connect(transport);
-    try {
-      assert.ok((await client.listTools()).tools.some((t) => t.name === "connect"));
-    } finally {
-      await client.close();
-    }
-  } finally {
-    await Deno.remove(outDir, { recursive: true }).catch(() => {});
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 });
@@ -560,7 +419,7 @@ Deno.test("every ```json block in README.md and docs/*.md is one valid JSON valu
   assert.ok(checked >= 10, `only ${checked} JSON snippets found`);
 });
 
-Deno.test("client set-up snippets launch the server with the start task's flags, the binary, or the image", async () => {
+Deno.test("client set-up snippets launch the server with the flags of src/sandbox/flags.ts, the binary, or the image", async () => {
   const problems: string[] = [];
   let denoRuns = 0;
   let binaries = 0;
@@ -585,13 +444,10 @@ Deno.test("client set-up snippets launch the server with the start task's flags,
       }
       if (server.command === "npx" && args.includes("run")) {
         denoRuns++;
-        const run = args.slice(args.indexOf("run") + 1);
+        const run = args.slice(args.indexOf("run"));
         const entry = run.findIndex((a) => a.endsWith("main.ts"));
-        // JSON configs are not run by a shell: paths are spelled out; /home/you stands for $HOME.
-        const flags = run.slice(0, entry).filter((f) => !f.startsWith("--unstable-") && f !== "--frozen")
-          .map((f) => f.replaceAll("/home/you", "$HOME"));
-        if (JSON.stringify(flags) !== JSON.stringify(START.permissions)) {
-          problems.push(`${where}: deno run flags differ from the start task:\n  ${flags.join(" ")}`);
+        if (JSON.stringify(run.slice(0, entry + 1)) !== JSON.stringify(flagRunArgs(run[entry]))) {
+          problems.push(`${where}: deno run flags differ from src/sandbox/flags.ts (run: deno task flags)`);
         }
         if (!args.includes("deno@2.9.6")) problems.push(`${where}: pin deno@2.9.6`);
         if (!run.slice(entry).join(" ").includes("-mode stdio")) problems.push(`${where}: -mode stdio`);

@@ -7,13 +7,30 @@ import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** The `deno run …` argv of the start task with `$HOME` replaced. */
-export async function startTaskArgs(home: string): Promise<string[]> {
+/**
+ * The `deno run …` argv of the start task, exactly as deno.json has it (the flags name no path, so
+ * `home` changes nothing in them; it stays a parameter for the callers).
+ */
+export async function startTaskArgs(_home: string): Promise<string[]> {
   const deno = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
   const task: string = deno.tasks.start;
-  const words = task.split(/\s+/).filter(Boolean).map((w) => w.replaceAll("$HOME", home));
+  const words = task.split(/\s+/).filter(Boolean);
   if (words[0] !== "deno") throw new Error(`start task must begin with deno: ${task}`);
+  if (task.includes("$")) throw new Error(`start task must not depend on the shell: ${task}`);
   return words.slice(1).map((w) => (w === "main.ts" ? `${ROOT}main.ts` : w));
+}
+
+/**
+ * `deno run` + exactly the flags the compile task bakes into the binary (without what only `deno
+ * compile` takes: `--include`, `--output`, `--target`), for `script` (main.ts by default).
+ */
+export async function compileTaskRunArgs(script = `${ROOT}main.ts`): Promise<string[]> {
+  const deno = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  const words: string[] = deno.tasks.compile.split(/\s+/).filter(Boolean);
+  if (words[0] !== "deno" || words[1] !== "compile") throw new Error(`compile task: ${deno.tasks.compile}`);
+  const only = ["--include", "--output", "--target"];
+  const flags = words.slice(2, -1).filter((w, i, all) => !only.includes(w) && !only.includes(all[i - 1]!));
+  return ["run", ...flags, script];
 }
 
 /**
