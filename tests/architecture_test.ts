@@ -10,6 +10,8 @@ const ROOT = new URL("../", import.meta.url).pathname;
 /** Every layer and its rank: a file may import only files of its own layer or of a higher rank. */
 const RANK: Record<string, number> = {
   main: 0,
+  serve: 0, // the server main.ts runs in the sandbox Worker
+  sandbox: 1, // start-up checks and the Worker's two ends: below main and serve, above config
   transport: 1,
   session: 2,
   server: 3,
