@@ -5,12 +5,15 @@
  *   them are generated from src/sandbox/flags.ts is checked in tests/sandbox/flags_test.ts);
  * - `main.ts` run under exactly the compile task's flags serves stdio and HTTP, connects to a real
  *   sshd, writes its key and known_hosts 0600 inside the data dir;
+ * - a binary built by the compile task under some build HOME carries no trace of it (its metadata read
+ *   back; the runtime it would run on cannot be downloaded here);
  * - every ```json block of the README and docs/ parses, and the `deno run` snippets use the flags.
  */
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { runArgs as flagRunArgs } from "../src/sandbox/flags.ts";
+import { ENV_VARS } from "../src/config.ts";
+import { runArgs as flagRunArgs, UNSTABLE_FEATURES } from "../src/sandbox/flags.ts";
 import { call, installKey, passwordLogin } from "./_helpers/mcp_ssh.ts";
 import { httpClient, makeHome, serverEnv, textOf } from "./_helpers/server.ts";
 import { requirePrograms } from "./_helpers/require.ts";
@@ -362,6 +365,87 @@ Deno.test("with the image's SSH_MCP_HOST=0.0.0.0 the server refuses to start wit
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 });
+
+// ---------------------------------------------------------------------------------------------------
+// The binary
+
+/** The start of the JSON metadata `deno compile` appends to a binary. */
+const METADATA = new TextEncoder().encode('{"argv":');
+
+function lastIndexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = haystack.length - needle.length; i >= 0; i--) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** The binary's metadata object: the JSON value that starts at the last `{"argv":`. */
+function compiledMetadata(binary: Uint8Array): Record<string, unknown> {
+  const start = lastIndexOf(binary, METADATA);
+  assert.ok(start >= 0, "the binary carries deno compile metadata");
+  const text = new TextDecoder().decode(binary.subarray(start, start + 200_000));
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{") depth++;
+    else if (c === "}" && --depth === 0) return JSON.parse(text.slice(0, i + 1));
+  }
+  throw new Error("unterminated deno compile metadata");
+}
+
+Deno.test(
+  "a binary built by the compile task under one HOME bakes in no path of it: read/write are whole, the rest as the flags say",
+  async () => {
+    const buildHome = await Deno.makeTempDir({ prefix: "ssh-mcp-build-home-" });
+    const outDir = await Deno.makeTempDir({ prefix: "ssh-mcp-compile-" });
+    try {
+      const binary = `${outDir}/ssh-mcp`;
+      const words = TASKS.compile!.split(" ");
+      assert.equal(words[0], "deno");
+      const args = words.slice(1).map((w, i, all) => all[i - 1] === "--output" ? binary : w);
+      // `deno compile` appends the program to a Deno runtime (`denort`) it downloads; this machine
+      // cannot download it, so the deno binary itself stands in. The payload, metadata included, is
+      // the same; the result cannot run, which is why the tests run main.ts under exactly these flags.
+      const out = await new Deno.Command(Deno.execPath(), {
+        args,
+        cwd: ROOT,
+        env: { HOME: buildHome, DENO_DIR: denoDir(), DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+        clearEnv: true,
+      }).output();
+      const stdout = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.ok(out.success, stdout);
+      assert.match(stdout, /serve\.ts/, `the Worker module is embedded:\n${stdout}`);
+      const bytes = await Deno.readFile(binary);
+      const meta = compiledMetadata(bytes);
+      const permissions = meta.permissions as Record<string, unknown>;
+      assert.deepEqual(permissions.allow_read, [], "read: everything (an empty list), narrowed at start-up");
+      assert.deepEqual(permissions.allow_write, []);
+      assert.deepEqual(permissions.allow_net, []);
+      assert.deepEqual(permissions.allow_env, [...ENV_VARS]);
+      for (const key of ["allow_run", "allow_ffi", "allow_sys"]) assert.equal(permissions[key], null, key);
+      assert.equal(permissions.prompt, false);
+      assert.deepEqual(
+        [...(meta.unstable_config as { features: string[] }).features].sort(),
+        [...UNSTABLE_FEATURES].sort(),
+      );
+      assert.ok(!JSON.stringify(meta).includes(buildHome), "no build HOME in the metadata");
+      assert.equal(lastIndexOf(bytes, new TextEncoder().encode(buildHome)), -1, "no build HOME anywhere");
+    } finally {
+      await Deno.remove(outDir, { recursive: true }).catch(() => {});
+      await Deno.remove(buildHome, { recursive: true }).catch(() => {});
+    }
+  },
+);
+
+function denoDir(): string {
+  return Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Documentation snippets
