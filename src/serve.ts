@@ -166,16 +166,33 @@ async function serve(payload: ServePayload): Promise<number> {
     version: VERSION,
     onError: (e) => log.debug("http: {e}", { e: e.message }),
   });
-  const httpServer = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    onListen: ({ hostname, port }) =>
-      log.info("ssh-mcp {version} serving MCP on http://{hostname}:{port}/mcp", {
-        version: VERSION,
-        hostname,
-        port,
-      }),
-  }, handler.fetch);
+  let httpServer: Deno.HttpServer;
+  try {
+    httpServer = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      onListen: ({ hostname, port }) =>
+        log.info("ssh-mcp {version} serving MCP on http://{hostname}:{port}/mcp", {
+          version: VERSION,
+          hostname,
+          port,
+        }),
+    }, handler.fetch);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable)) {
+      throw error;
+    }
+    // One line, no stack trace: the operator's next step is another -port or -host.
+    console.error(
+      `ssh-mcp: Cannot listen on ${config.host}:${config.port}: ${
+        error instanceof Deno.errors.AddrInUse ? "the address is in use" : "no such local address"
+      }; stop the other server or pass another -port (env PORT) or -host (env SSH_MCP_HOST)`,
+    );
+    await pool[Symbol.asyncDispose]();
+    await handler[Symbol.asyncDispose]();
+    await closeAll();
+    return 1;
+  }
   await new Promise((resolve) => shutdown.signal.addEventListener("abort", resolve, { once: true }));
   log.info("shutting down");
   // Cancel running calls first (their results are still delivered), then close the transports and

@@ -122,6 +122,22 @@ Deno.test("a data dir that cannot be created stops start-up: exit 2, one line na
   }
 });
 
+Deno.test("a port that is already taken stops start-up: exit 1, one line naming -port and -host", async () => {
+  const home = await makeHome();
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    const r = await runMain([...await startTaskArgs(home), "-port", String(port)], home);
+    assert.equal(r.code, 1, r.stderr);
+    const line = oneLine(r.stderr.split("\n").filter((l) => l.startsWith("ssh-mcp: ")).join("\n"));
+    assert.ok(line.includes(`Cannot listen on 127.0.0.1:${port}: the address is in use`), line);
+    assert.match(line, /-port \(env PORT\)/);
+    assert.doesNotMatch(r.stderr, /Uncaught|\n\s+at /);
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("under narrower Deno flags a data dir outside them stops start-up with the flag that fixes it (exit 2, one line)", async () => {
   const home = await makeHome();
   try {
