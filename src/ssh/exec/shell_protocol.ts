@@ -62,37 +62,92 @@ __mcp_drain() {
     while kill -0 "-$1"; do sleep 0.05 </dev/null 9>&- || sleep 1 </dev/null 9>&-; done
   fi
 }
-__mcp_run() {
+# The child: the login shell, started (rc files and all) before its command arrives, in its own
+# session, reading its frame from the channel's stdin line by line (the read builtin never reads past
+# a newline on a pipe). A frame: "<nonce> <0|1>", the script's lines, "<nonce>", and in mode 1 the
+# stdin text plus one newline, then "<nonce>". It records the nonce (so the loop knows a command ran),
+# takes its stdin (/dev/null, or the text as a file), forgets its own variables and runs the script.
+__mcp_q=; __mcp_r=$__mcp_d
+while :; do
+  case $__mcp_r in
+    *\\'*) __mcp_q="$__mcp_q\${__mcp_r%%\\'*}'\\\\''"; __mcp_r=\${__mcp_r#*\\'} ;;
+    *) break ;;
+  esac
+done
+__mcp_q="'$__mcp_q$__mcp_r'"
+__mcp_boot=; __mcp_r=$__mcp_b
+while :; do
+  case $__mcp_r in
+    *@D@*) __mcp_boot="$__mcp_boot\${__mcp_r%%@D@*}$__mcp_q"; __mcp_r=\${__mcp_r#*@D@} ;;
+    *) break ;;
+  esac
+done
+__mcp_boot=$__mcp_boot$__mcp_r
+# One command: wait for the pre-started child (it reads its own frame), then drain and report. The
+# child's redirections are made inside a subshell: this shell's fd 2 stays /dev/null meanwhile.
+__mcp_one() {
   : >"$__mcp_d/p"
   : >"$__mcp_d/s"
-  # The child's redirections are made inside a subshell: this shell's fd 2 stays /dev/null meanwhile.
-  if [ "$2" = 1 ]; then
-    printf '%s' "$4" | (exec setsid "$__mcp_sh" -c "$3" 2>&9 9>&-)
-  else
-    (exec setsid "$__mcp_sh" -c "$3" </dev/null 2>&9 9>&-)
-  fi
+  : >"$__mcp_d/g"
+  (exec setsid "$__mcp_sh" -c "$__mcp_boot" 2>&9 9>&-)
   __mcp_st=$?
+  __mcp_n=
+  read -r __mcp_n <"$__mcp_d/g"
+  if [ -z "$__mcp_n" ]; then
+    # No frame: EOF (the pool closed the channel) ends the loop; a child killed while idle is replaced.
+    [ "$__mcp_st" -gt 128 ] && return 0
+    return 1
+  fi
   __mcp_p=
   read -r __mcp_p <"$__mcp_d/p"
   case $__mcp_p in
     ''|*[!0-9]*) ;;
     *) if kill -0 "-$__mcp_p"; then __mcp_drain "$__mcp_p"; fi ;;
   esac
-  __mcp_n=
-  read -r __mcp_n <"$__mcp_d/s"
+  __mcp_x=
+  read -r __mcp_x <"$__mcp_d/s"
   __mcp_sig=-
-  if [ -z "$__mcp_n" ] && [ "$__mcp_st" -gt 128 ]; then
+  if [ -z "$__mcp_x" ] && [ "$__mcp_st" -gt 128 ]; then
     __mcp_sig=$(kill -l "$__mcp_st") || __mcp_sig=-
     [ -n "$__mcp_sig" ] || __mcp_sig=-
   fi
-  printf '%s\\n' "$1" >&9
-  printf '%s %s %s\\n' "$1" "$__mcp_st" "$__mcp_sig"
+  printf '%s\\n' "$__mcp_n" >&9
+  printf '%s %s %s\\n' "$__mcp_n" "$__mcp_st" "$__mcp_sig"
+  : >"$__mcp_d/i"
 }
-__mcp_ready "ok $__mcp_d"`;
+# One compound command: the shell has parsed all of it before the ready line goes out, so it never
+# reads the channel again (the children do).
+{
+  __mcp_ready "ok $__mcp_d"
+  while __mcp_one; do :; done
+  exit 0
+}`;
+
+// The child's own program (see above); @D@ stands for its private dir, quoted. The eval is on the
+// first line, where bash counts the script's lines from as under an exec channel (line N of the
+// script is reported as line N); a top-level "continue" or "break" in the script ends it.
+const BOOT = String
+  .raw`while :; do if [ -s @D@/g ]; then eval "unset __mcp_h __mcp_n __mcp_c __mcp_l __mcp_i; $__mcp_c"; exit; fi
+IFS= read -r __mcp_h || exit 0
+__mcp_n=${"$"}{__mcp_h%% *}
+__mcp_c=
+while IFS= read -r __mcp_l; do [ "$__mcp_l" = "$__mcp_n" ] && break; __mcp_c="$__mcp_c$__mcp_l
+"; done
+if [ "${"$"}{__mcp_h#* }" = 1 ]; then
+  __mcp_i=
+  while IFS= read -r __mcp_l; do [ "$__mcp_l" = "$__mcp_n" ] && break; __mcp_i="$__mcp_i$__mcp_l
+"; done
+  printf '%s' "${"$"}{__mcp_i%?}" >@D@/i
+  exec <@D@/i
+else
+  exec </dev/null
+fi
+printf '%s\n' "$__mcp_n" >@D@/g
+done`;
 
 /** What starts a warm shell: its start nonce, then the prelude (the shell answers with a ready line). */
 export function preludeFrame(startNonce: string): string {
-  return joinCommands([sh`__mcp_nonce=${startNonce}`, raw(PRELUDE)], "\n").text + "\n";
+  return joinCommands([sh`__mcp_nonce=${startNonce}`, sh`__mcp_b=${BOOT}`, raw(PRELUDE)], "\n").text + "\n";
 }
 
 /**
@@ -107,6 +162,16 @@ export function buildShellScript(
   // The pid write shares the first line, so error messages quote the same line numbers as over exec.
   const script = joinCommands([sh`printf '%s\n' "$$" >${dir + "/p"}`, buildScript(request, markers)], "; ");
   return joinCommands([script, sh`__mcp_s=$?; printf '%s' "$__mcp_s" >${dir + "/s"}; exit "$__mcp_s"`], "\n");
+}
+
+/**
+ * One command for a pre-started child: the header `<nonce> <0|1>`, the script's lines and the nonce,
+ * then (mode 1) the stdin text, one newline and the nonce. The nonce is random per command, so no
+ * line of the script or of the text can end a part early.
+ */
+export function commandFrame(runNonce: string, script: ShellCommand, input: string | undefined): string {
+  if (input === undefined) return `${runNonce} 0\n${script.text}\n${runNonce}\n`;
+  return `${runNonce} 1\n${script.text}\n${runNonce}\n${input}\n${runNonce}\n`;
 }
 
 /** The stdin text of a request when it can travel inside a frame (UTF-8 without NUL), else null. */

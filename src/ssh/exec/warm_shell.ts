@@ -5,16 +5,20 @@
  *
  * How a command runs. A warm shell is `/bin/sh -s` started by the login shell over one exec channel
  * (so it has the login environment and the home directory as cwd) that reads its program from the
- * channel's stdin: first a prelude that defines `__mcp_run`, then one line per command:
+ * channel's stdin once: a prelude and a loop. The loop keeps the next child already started and
+ * waiting: `setsid "$SHELL" -c <boot>`, a fresh login shell in its own session and process group,
+ * exactly as sshd starts an exec channel's shell, whose start-up (exec, rc files) is paid before the
+ * command arrives. The child reads its frame from the channel itself (see `commandFrame`):
  *
- *     __mcp_run <nonce> <0|1> '<script>' ['<stdin>']
+ *     <nonce> <0|1>\n<script>\n<nonce>\n[<stdin text>\n<nonce>\n]
  *
- * Every word is quoted by `sh`, so the frame is parsed by the shell itself: no byte counting, and no
- * command text can end a frame early. `__mcp_run` runs `setsid "$SHELL" -c <script>`: a fresh login
- * shell in its own session and process group, exactly as sshd starts an exec channel's shell, with
- * stdin from `/dev/null` (or a pipe fed with the given text). The script is the exec channel's own
- * (`buildScript` of script.ts: pid marker, env, cwd, command), so stdout carries the same pid marker
- * that deadlines and cancellation use to kill the process group out of band.
+ * then takes `/dev/null` (or the given text) as stdin and `eval`s the script: a command costs one
+ * write, the command itself and one answer. The nonce is random per command, so no line of the script
+ * or of the text can end a part early. The script is the exec channel's own (`buildScript` of
+ * script.ts: pid marker, env, cwd, command), so stdout carries the same pid marker that deadlines and
+ * cancellation use to kill the process group out of band. When the command has been answered, the
+ * loop starts the next child (off the critical path). Each warm shell holds at most one pre-started
+ * child, so a connection holds at most `maxShells` of them.
  *
  * The child writes straight to the channel's stdout and stderr: no copy, binary-safe. When the child
  * has exited and no process still holds those pipes (an exec channel's EOF rule: `sleep 9 &` keeps
@@ -39,11 +43,15 @@
  * channel's interleaved stdin), for stdin that is not UTF-8 text without NUL bytes, and for frames
  * over 1 MiB.
  *
- * Known differences from an exec channel (tests/ssh/exec_equivalence_test.ts checks the rest):
+ * Known differences from an exec channel (tests/ssh/exec/equivalence_test.ts checks the rest):
  * - `exit N` (or `exec` of a program that exits N) with N in 129..192 inside the command reads as a
  *   death by signal N-128: the shell's `$?` cannot tell them apart and `exit` skips the record. A
  *   status of 128+N from a command the script ran (e.g. `sleep` killed) is reported as an exit code.
- * - `$PPID` is the warm shell, not sshd; stdin, when not given, is `/dev/null` instead of an empty pipe.
+ * - `$PPID` is the warm shell, not sshd; stdin, when not given, is `/dev/null` instead of an empty pipe,
+ *   and given stdin text is a file in the shell's private dir, not a pipe.
+ * - The script runs under `eval` inside a loop of the child's boot program: a top-level `break` or
+ *   `continue` (an error under an exec channel) ends the script; `$BASH_EXECUTION_STRING` and the
+ *   child's command line show the boot program, not the script.
  * - Exports made by the login shell's rc files before they return for non-interactive shells are
  *   applied twice (once for the warm shell, once by the child's own rc run): e.g. a PATH entry that
  *   such a file prepends appears twice. `SHLVL` is corrected.
@@ -51,12 +59,18 @@
  *   group is empty, not when its output pipes close.
  */
 import { Buffer } from "node:buffer";
-import { sh } from "../../shell/sh.ts";
 import type { ExecRequest, ExecResult, RemoteProcess, SshConnection } from "../connection.ts";
 import { execute } from "./channel.ts";
 import { RunCore } from "./run.ts";
 import { killProcessGroup, nonce } from "./script.ts";
-import { buildShellScript, PidExtractor, preludeFrame, stdinText, TrailerScanner } from "./shell_protocol.ts";
+import {
+  buildShellScript,
+  commandFrame,
+  PidExtractor,
+  preludeFrame,
+  stdinText,
+  TrailerScanner,
+} from "./shell_protocol.ts";
 
 /** Options of {@link ShellPool}. */
 export interface ShellPoolOptions {
@@ -78,8 +92,10 @@ const DEFAULT_MAX_SHELLS = 4;
 const DEFAULT_START_TIMEOUT_MS = 10_000;
 /** Longest time to wait for the trailer after the process group was killed. */
 const KILL_GRACE_MS = 3000;
-/** Frames above this go over exec channels: bash as /bin/sh reads a script from a pipe byte by byte. */
-const MAX_FRAME_BYTES = 1 << 20;
+/** Frames above this go over exec channels: the child's `read` takes its frame byte by byte, line by line. */
+const MAX_FRAME_BYTES = 64 * 1024;
+/** Start-up output of a pre-started child held for its command (an exec channel would show it). */
+const MAX_EARLY_BYTES = 64 * 1024;
 /** After a failed start, exec channels are used for this long before a shell is tried again. */
 const RETRY_AFTER_MS = 30_000;
 /** The error a shell start fails with; `permanent` means the host cannot run warm shells at all. */
@@ -166,6 +182,7 @@ class WarmShell {
   #run: ShellRun | undefined;
   #alive = true;
   #onGone: ((shell: WarmShell) => void) | undefined;
+  #early: { out: Buffer[]; err: Buffer[]; bytes: number } = { out: [], err: [], bytes: 0 };
 
   private constructor(connection: SshConnection, process: RemoteProcess) {
     this.connection = connection;
@@ -224,8 +241,16 @@ class WarmShell {
           return reject(new ShellStartError(`Cannot start a warm shell: ${state}`, true));
         }
         this.#dir = dir;
-        process.stdout.on("data", (chunk: Buffer) => this.#run?.onStdout(chunk));
-        process.stderr.on("data", (chunk: Buffer) => this.#run?.onStderr(chunk));
+        const after = out.subarray(out.indexOf(10, out.indexOf(needle)) + 1);
+        if (after.length > 0) this.#hold("out", Buffer.from(after));
+        process.stdout.on(
+          "data",
+          (chunk: Buffer) => this.#run ? this.#run.onStdout(chunk) : this.#hold("out", chunk),
+        );
+        process.stderr.on(
+          "data",
+          (chunk: Buffer) => this.#run ? this.#run.onStderr(chunk) : this.#hold("err", chunk),
+        );
         resolve();
       };
       // Anything before the ready lines is noise from the login shell's rc files.
@@ -263,15 +288,23 @@ class WarmShell {
     const markers = { pid: nonce(12), start: nonce(12), prompt: nonce(12) };
     const runNonce = nonce(12);
     const script = buildShellScript(request, markers, this.#dir);
-    const frame = input === undefined
-      ? sh`__mcp_run ${runNonce} 0 ${script.text}`
-      : sh`__mcp_run ${runNonce} 1 ${script.text} ${input}`;
     const run = new ShellRun(this, request, markers, runNonce);
     this.#run = run;
-    this.#process.stdin.write(frame.text + "\n");
+    // What the pre-started child's rc files printed before its command arrived is the command's output.
+    for (const chunk of this.#early.out.splice(0)) run.onStdout(chunk);
+    for (const chunk of this.#early.err.splice(0)) run.onStderr(chunk);
+    this.#early.bytes = 0;
+    this.#process.stdin.write(commandFrame(runNonce, script, input));
     return run.finished.finally(() => {
       if (this.#run === run) this.#run = undefined;
     });
+  }
+
+  /** Output while no command runs: the next child's start-up, held (bounded) for its command. */
+  #hold(stream: "out" | "err", chunk: Buffer): void {
+    if (this.#early.bytes + chunk.length > MAX_EARLY_BYTES) return;
+    this.#early.bytes += chunk.length;
+    this.#early[stream].push(chunk);
   }
 
   /** Closes the channel (the remote loop sees EOF and removes its temp dir). */

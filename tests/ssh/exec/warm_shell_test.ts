@@ -70,7 +70,7 @@ Deno.test("cancelling a command kills its process group; the shell survives", as
   const marker = `sleep 4722.${Math.floor(Math.random() * 1e6)}`;
   const controller = new AbortController();
   const pending = pool.execute(req(`${marker} | ${marker}`, { signal: controller.signal }));
-  await waitFor(() => processesMatching(marker).length >= 3); // the shell and two sleeps
+  await waitFor(() => processesMatching(marker).length >= 2); // the two sleeps (the script arrives on stdin)
   controller.abort();
   const r = await pending;
   assert.equal(r.cancelled, true);
