@@ -63,6 +63,8 @@ function printCommandBench(result: CommandBenchResult): void {
   console.log("\n## concurrency, memory, cold start\n");
   console.log(table(["measure", "value"], [
     ...Object.entries(result.concurrency).map(([k, v]) => [`concurrency ${k}`, v]),
+    ...Object.entries(result.mcp_layer).map(([k, v]) => [`MCP layer (connections) ${k}`, v]),
+    ...Object.entries(result.first_answer).map(([k, v]) => [`first answer ${k}`, v]),
     ...Object.entries(result.memory).map(([k, v]) => [`memory ${k}`, v]),
     ...Object.entries(result.cold_start).map(([k, v]) => [`cold start ${k}`, v]),
   ]));
