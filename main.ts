@@ -50,11 +50,15 @@ async function readPolicy(path: string): Promise<{ path: string; text: string }>
 async function prepare(config: Config, env: Record<string, string | undefined>, warnings: readonly string[]) {
   const plan = await planSandbox({
     home: env.HOME,
-    dirs: [{ path: config.dataDir, flag: "-data-dir", env: "SSH_MCP_DATA_DIR", writable: true }],
+    dirs: [
+      { path: config.dataDir, flag: "-data-dir", env: "SSH_MCP_DATA_DIR", writable: true },
+      // After the data dir, which holds the default <data-dir>/transfer.
+      { path: config.transferDir, flag: "-transfer-dir", env: "SSH_MCP_TRANSFER_DIR", writable: true },
+    ],
     agentSocket: env.SSH_AUTH_SOCK,
   });
   const payload: ServePayload = {
-    config: { ...config, dataDir: plan.dirs[0]! },
+    config: { ...config, dataDir: plan.dirs[0]!, transferDir: plan.dirs[1]! },
     ...(env.HOME ? { home: env.HOME } : {}),
     ...(plan.sshDir === undefined ? {} : { sshDir: plan.sshDir }),
     ...(plan.agentSocket === undefined ? {} : { agentSocket: plan.agentSocket }),

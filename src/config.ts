@@ -87,6 +87,10 @@ export interface Config {
   readonly confirm: readonly ConfirmKind[];
   /** `-policy`: path of the per-host policy file (JSON); absent when not configured. */
   readonly policyFile?: string;
+  /** `-fanout`: how many targets one `run{targets}` call works on at once. */
+  readonly fanout: number;
+  /** `-transfer-dir`: the only local directory `upload` reads from and `download` writes to. */
+  readonly transferDir: string;
 }
 
 /** What {@link parseConfig} decided: run with a config, print help, or print the version. */
@@ -345,6 +349,22 @@ const FLAGS: readonly FlagSpec[] = [
     display: "none",
     meaning: "per-host policy file (JSON; read-only, confirm, allowed commands per host)",
     accepts: "a path of a JSON policy file (see README: Approval and per-host policy)",
+  },
+  {
+    name: "fanout",
+    type: "string",
+    env: "SSH_MCP_FANOUT",
+    display: "8",
+    meaning: "targets one run{targets} call works on at once",
+    accepts: "an integer from 1 to 256",
+  },
+  {
+    name: "transfer-dir",
+    type: "string",
+    env: "SSH_MCP_TRANSFER_DIR",
+    display: "<data-dir>/transfer",
+    meaning: "the only local directory upload reads from and download writes to",
+    accepts: "a directory path",
   },
   { name: "help", type: "boolean", display: "", meaning: "print this help", accepts: "no value" },
   { name: "version", type: "boolean", display: "", meaning: "print the version", accepts: "no value" },
@@ -605,8 +625,8 @@ function parseAuthToken(text: string): string {
   return text;
 }
 
-function parseDataDir(text: string): string {
-  if (text.trim() === "" || text.includes("\0")) throw invalid("data-dir", text);
+function parseDir(name: "data-dir" | "transfer-dir", text: string): string {
+  if (text.trim() === "" || text.includes("\0")) throw invalid(name, text);
   return text;
 }
 
@@ -705,7 +725,7 @@ export function parseConfig(
   const dataDirText = raw("data-dir");
   const dataDir = dataDirText === undefined
     ? defaultDataDir(env, options.home ?? env.HOME)
-    : parseDataDir(dataDirText);
+    : parseDir("data-dir", dataDirText);
   const tokenText = raw("auth-token");
   const authToken = tokenText === undefined ? undefined : parseAuthToken(tokenText);
 
@@ -755,6 +775,11 @@ export function parseConfig(
   const confirm = confirmText === undefined ? [] : parseConfirm(confirmText);
   const policyText = raw("policy");
   const policyFile = policyText === undefined ? undefined : parsePolicyPath(policyText);
+  const fanout = int("fanout", 8, 1, 256);
+  const transferText = raw("transfer-dir");
+  const transferDir = transferText === undefined
+    ? `${dataDir.replace(/\/+$/, "")}/transfer`
+    : parseDir("transfer-dir", transferText);
 
   if (mode === "http" && authToken === undefined && !isLoopbackHost(host)) {
     throw new ConfigError(
@@ -789,6 +814,8 @@ export function parseConfig(
     maxSessions,
     confirm,
     ...(policyFile === undefined ? {} : { policyFile }),
+    fanout,
+    transferDir,
   };
   const warnings = Object.keys(env)
     .filter((k) => k.startsWith("SSH_MCP_") && !KNOWN_ENV.has(k))

@@ -117,6 +117,8 @@ async function serve(payload: ServePayload): Promise<number> {
       maxOutputBytes: config.maxOutputBytes,
       commandTimeoutMs: config.commandTimeoutSeconds * 1000,
       maxCommandTimeoutMs: config.maxCommandTimeoutSeconds * 1000,
+      fanout: config.fanout,
+      transferDir: config.transferDir,
     },
     audit,
     approval,

@@ -61,6 +61,8 @@ Deno.test("parseConfig() returns the §2 defaults when nothing is given", () => 
     maxSessionsPerPrincipal: 64,
     maxSessions: 1024,
     confirm: [],
+    fanout: 8,
+    transferDir: "/home/agent/.local/share/ssh-mcp/transfer",
   });
 });
 
@@ -70,6 +72,11 @@ Deno.test("the data dir follows XDG_DATA_HOME, then options.home, then HOME", ()
   const result = parseConfig([], ENV, { home: "/opt/me" });
   assert.equal(result.kind === "config" && result.config.dataDir, "/opt/me/.local/share/ssh-mcp");
   assert.equal(config(["-data-dir", "/data"], {}).dataDir, "/data");
+});
+
+Deno.test("the transfer dir defaults to <data-dir>/transfer and follows -data-dir", () => {
+  assert.equal(config(["-data-dir", "/data/"], {}).transferDir, "/data/transfer");
+  assert.equal(config(["-data-dir", "/data", "-transfer-dir", "/x"], {}).transferDir, "/x");
 });
 
 Deno.test("parseConfig() asks for -data-dir when no home directory is known", () => {
@@ -105,6 +112,8 @@ const SETTINGS: [string, string, string, keyof Config, unknown][] = [
   ["max-sessions", "SSH_MCP_MAX_SESSIONS", "4096", "maxSessions", 4096],
   ["confirm", "SSH_MCP_CONFIRM", "sudo,run", "confirm", ["run", "sudo"]],
   ["policy", "SSH_MCP_POLICY", "/etc/ssh-mcp/policy.json", "policyFile", "/etc/ssh-mcp/policy.json"],
+  ["fanout", "SSH_MCP_FANOUT", "32", "fanout", 32],
+  ["transfer-dir", "SSH_MCP_TRANSFER_DIR", "/srv/transfer", "transferDir", "/srv/transfer"],
 ];
 
 Deno.test("every setting is read from -flag v, --flag v, -flag=v, --flag=v and its env var", () => {
@@ -289,6 +298,8 @@ const INVALID: [string[], Record<string, string>, string[]][] = [
     "run, destructive, sudo, host-key",
   ]],
   [["-policy="], ENV, ["-policy", "SSH_MCP_POLICY", "JSON policy file"]],
+  [["-fanout", "0"], ENV, ["-fanout", "SSH_MCP_FANOUT", "1 to 256"]],
+  [["-transfer-dir="], ENV, ["-transfer-dir", "SSH_MCP_TRANSFER_DIR", "directory path"]],
 ];
 
 Deno.test("each invalid value stops with one line naming the flag, env var and accepted values", () => {

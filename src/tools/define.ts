@@ -30,6 +30,13 @@ export interface ToolLimits {
   commandTimeoutMs: number;
   /** Largest deadline a call may ask for, ms. */
   maxCommandTimeoutMs: number;
+  /** Targets one `run{targets}` call works on at once (-fanout; default 8). */
+  fanout?: number;
+  /**
+   * The local directory `upload` reads from and `download` writes to (-transfer-dir, absolute);
+   * without it those tools refuse.
+   */
+  transferDir?: string;
 }
 
 /** Who is calling; used for audit lines and capture ownership. */

@@ -5,6 +5,8 @@ import { z } from "zod";
 import { ToolError } from "../../errors.ts";
 import { raw, sh } from "../../shell/sh.ts";
 import { defineTool, type Toolset } from "../define.ts";
+import { runOnTargets } from "../fleet/run.ts";
+import { fleetOutputShape, targetsInput } from "../fleet/schema.ts";
 import { describeExec, execFailed, resolveTimeout } from "../remote.ts";
 import { HINTS, target, timeoutSeconds } from "../schemas.ts";
 
@@ -137,10 +139,12 @@ const run = defineTool({
   description:
     "Runs a shell command on a connected host and returns stdout, stderr and the exit code separately. " +
     "Each call is a fresh process (cwd, variables do not carry over: pass cwd/env). At the timeout the whole " +
-    "process group is killed. If connection_lost is true the outcome is unknown: check before re-running.",
+    "process group is killed. If connection_lost is true the outcome is unknown: check before re-running. " +
+    "With `targets` it runs on many hosts at once and returns results[] and groups[] of identical answers.",
   input: z.object({
     command: z.string().min(1).max(1_000_000).describe("Shell command line, run by the login shell"),
     target,
+    targets: targetsInput,
     timeout: timeoutSeconds,
     cwd: z.string().max(4096).optional().describe("Working directory (default: the user's home)"),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(100_000)).optional().describe(
@@ -151,9 +155,11 @@ const run = defineTool({
       "Run as root via sudo (uses sudo_password from connect when given, else sudo -n which fails fast)",
     ),
   }),
-  output: z.object(execResultShape),
+  // Single-target fields are present without `targets`; results/groups/failed only with it.
+  output: z.object(execResultShape).partial().extend(fleetOutputShape),
   annotations: HINTS.changeRemote,
   handler: async (args, ctx) => {
+    if (args.targets !== undefined) return await runOnTargets({ ...args, targets: args.targets }, ctx);
     const timeoutMs = resolveTimeout(ctx, args.timeout);
     const started = Date.now();
     const ticker = setInterval(

@@ -8,6 +8,7 @@ import { octalMode, type Sftp, symbolicMode } from "../../ssh/sftp/sftp.ts";
 import { defineTool, type Toolset } from "../define.ts";
 import { binaryError, decodeText, isoTime, joinParts, sessionOf } from "./common.ts";
 import { sync } from "./sync.ts";
+import { download, upload } from "./transfer.ts";
 import { edit, write } from "./write.ts";
 import { HINTS, remotePath, target } from "../schemas.ts";
 
@@ -329,4 +330,4 @@ const listDir = defineTool({
 });
 
 /** The files toolset. */
-export const FILES: Toolset = { name: "files", tools: [read, write, edit, listDir, sync] };
+export const FILES: Toolset = { name: "files", tools: [read, write, edit, listDir, sync, upload, download] };
