@@ -48,7 +48,7 @@ const SEED_TOOLS = [
   "voip_rtp_capture",
   "voip_network_diagnostics",
 ]; // deno-fmt-ignore
-const EXTRA_TOOLS = ["connections"];
+const EXTRA_TOOLS = ["connections", "upload", "download"];
 
 const all = TOOLSETS.flatMap((set) => set.tools);
 
@@ -91,6 +91,13 @@ Deno.test("-read-only selects only tools whose readOnlyHint is true, and all of 
   assert.ok(readOnly.length > 0);
   assert.ok(readOnly.every((t) => t.annotations.readOnlyHint));
   assert.equal(readOnly.length, all.filter((t) => t.annotations.readOnlyHint).length);
+});
+
+Deno.test("-read-only hides upload and download (both write: on the host, or on the server's machine)", () => {
+  const names = selectTools({ toolsets: [...TOOLSET_NAMES], readOnly: true }).map((t) => t.name);
+  assert.ok(!names.includes("upload") && !names.includes("download"));
+  const files = TOOLSETS.find((s) => s.name === "files")!.tools.map((t) => t.name);
+  assert.ok(files.includes("upload") && files.includes("download"));
 });
 
 Deno.test("-toolsets selects only the named toolsets", () => {
