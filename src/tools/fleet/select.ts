@@ -17,8 +17,8 @@ export function isTargetGlob(entry: string): boolean {
 }
 
 /**
- * The aliases `entries` name, in the order given (a glob's matches in the session's order), each
- * once. A plain entry is kept even when no connection has that name: the run reports it in its own
+ * The aliases `entries` name, in the order given (a glob's matches sorted by name, digits as
+ * numbers: web-2 before web-10), each once. A plain entry is kept even when no connection has that name: the run reports it in its own
  * result (or connects it on demand) without spoiling the others. A glob that matches nothing is an
  * error, because the model would otherwise believe it ran somewhere.
  *
@@ -34,7 +34,8 @@ export function expandTargets(entries: readonly string[], aliases: readonly stri
       out.add(entry);
       continue;
     }
-    const matches = aliases.filter((alias) => wildcardMatch(entry, alias));
+    const matches = aliases.filter((alias) => wildcardMatch(entry, alias))
+      .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
     if (matches.length === 0) {
       throw new ToolError(`Cannot run on "${entry}": no connection of this session matches it`, {
         hint: aliases.length === 0
