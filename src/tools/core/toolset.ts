@@ -6,7 +6,7 @@ import { ToolError } from "../../errors.ts";
 import { raw, sh } from "../../shell/sh.ts";
 import { defineTool, type Toolset } from "../define.ts";
 import { runOnTargets } from "../fleet/run.ts";
-import { fleetOutputShape, targetsInput } from "../fleet/schema.ts";
+import { targetsInput, withFleetOutput } from "../fleet/schema.ts";
 import { describeExec, execFailed, resolveTimeout } from "../remote.ts";
 import { HINTS, target, timeoutSeconds } from "../schemas.ts";
 
@@ -156,7 +156,7 @@ const run = defineTool({
     ),
   }),
   // Single-target fields are present without `targets`; results/groups/failed only with it.
-  output: z.object(execResultShape).partial().extend(fleetOutputShape),
+  output: withFleetOutput(execResultShape),
   annotations: HINTS.changeRemote,
   handler: async (args, ctx) => {
     if (args.targets !== undefined) return await runOnTargets({ ...args, targets: args.targets }, ctx);

@@ -38,3 +38,17 @@ export const fleetOutputShape = {
     "With `targets`: how many targets gave no answer (isError only when all did)",
   ),
 };
+
+/**
+ * `run`'s output: the single-target fields made optional (they keep their descriptions) plus
+ * {@link fleetOutputShape}.
+ */
+export function withFleetOutput<S extends z.ZodRawShape>(shape: S) {
+  const optional = Object.fromEntries(
+    Object.entries(shape).map(([key, field]) => {
+      const type = field as z.ZodType;
+      return [key, type.optional().describe(`${type.description ?? key} (without targets)`)];
+    }),
+  ) as unknown as { [K in keyof S]: z.ZodOptional<S[K]> };
+  return z.object(shape).partial().extend(optional).extend(fleetOutputShape);
+}
