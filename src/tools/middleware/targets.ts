@@ -1,12 +1,14 @@
 /**
  * Which connections a call acts on, for the per-host policy and the approval questions: the alias
  * in `target` (or the session's default connection, which is then pinned into the arguments so the
- * handler acts on exactly the host that was checked), both ends of `sync`, and for `connect` the host
- * as its arguments name it.
+ * handler acts on exactly the host that was checked), every host of `run{targets}` (the globs expanded
+ * and pinned into the arguments, so one question covers exactly the set that runs), both ends of
+ * `sync`, and for `connect` the host as its arguments name it.
  */
 import { UnknownConnectionError } from "../../errors.ts";
 import type { ConnectionInfo, Connections } from "../../ssh/connection.ts";
 import type { ToolDefinition } from "../define.ts";
+import { expandTargets } from "../fleet/select.ts";
 import type { HostRule } from "../policy.ts";
 
 /** A connection a call acts on. */
@@ -93,6 +95,11 @@ export function resolveTargets(
   };
   if (endpoints !== undefined) {
     return endpoints.map(([field, changes]) => fromConnection(known(String(args[field])), changes && writes));
+  }
+  if (Array.isArray(args.targets)) {
+    const aliases = expandTargets(args.targets.map(String), [...byAlias.keys()]);
+    args.targets = aliases;
+    return aliases.map((alias) => fromConnection(known(alias), writes));
   }
   if (!("target" in tool.input.shape)) return [];
   if (args.target === undefined) {

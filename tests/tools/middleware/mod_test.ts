@@ -106,3 +106,26 @@ for (const era of ["legacy", "modern"] as const) {
     assert.match(yes.questions[0]!, /command: echo MARK/);
   });
 }
+
+Deno.test("-confirm run asks once for run{targets}, listing every host the globs expand to", async () => {
+  await using host = await guarded({ confirm: ["run"], answer: true });
+  for (const alias of ["web-1", "web-2", "db-1"]) await host.connect(alias);
+  const ran = await host.client.callTool({
+    name: "run",
+    arguments: { targets: ["web-*", "db-1"], command: "echo MARK" },
+  });
+  assert.equal(ran.isError, undefined, textOf(ran));
+  assert.equal(host.questions.length, 1);
+  for (const alias of ["web-1", "web-2", "db-1"]) assert.match(host.questions[0]!, new RegExp(alias));
+  assert.equal(host.sent().length, 3);
+
+  await using no = await guarded({ confirm: ["run"], answer: false });
+  for (const alias of ["web-1", "web-2"]) await no.connect(alias);
+  const refused = await no.client.callTool({
+    name: "run",
+    arguments: { targets: ["web-*"], command: "echo MARK" },
+  });
+  assert.equal(refused.isError, true);
+  assert.equal(no.questions.length, 1);
+  assert.deepEqual(no.sent(), []);
+});
