@@ -10,7 +10,7 @@ import type {
   ServerContext,
 } from "@modelcontextprotocol/server";
 import type { Connections } from "../../ssh/connection.ts";
-import type { Caller, ToolContext, ToolDefinition, ToolLimits } from "../define.ts";
+import type { Caller, ClientLog, ToolContext, ToolDefinition, ToolLimits } from "../define.ts";
 import type { GuardedTarget } from "./targets.ts";
 
 /** What the transport knows about the request carrying a call. */
@@ -57,6 +57,8 @@ export interface ToolCall {
   progress: ToolContext["progress"];
   /** Limits handed to the handler. */
   limits: ToolLimits;
+  /** Log messages for the client (a no-op until the client-log wrapper sets it). */
+  log: ClientLog;
   /** How the call ended (set by the invoker and the errors wrapper). */
   outcome: CallOutcome;
   /** Error code of a thrown error, when there was one. */
