@@ -1,8 +1,9 @@
 /**
  * What every tool call goes through, applied once at registration, outermost first: the audit line,
- * log messages for the client, errors → `isError` with a hint, the session scope, a safety deadline,
- * progress plumbing, and — when the operator configured approval or a policy — the per-host policy and
- * the human yes; then the handler. Each concern is one wrapper in its own file.
+ * the note of connections made on demand, log messages for the client, errors → `isError` with a
+ * hint, the session scope, a safety deadline, progress plumbing, connect on demand, and — when the
+ * operator configured approval or a policy — the per-host policy and the human yes; then the handler.
+ * Each concern is one wrapper in its own file.
  */
 import type { ServerContext } from "@modelcontextprotocol/server";
 import type { AuditSink } from "../audit.ts";
@@ -15,6 +16,7 @@ import { structuredResult } from "../results.ts";
 import { withAudit } from "./audit.ts";
 import type { CallHandler, CallResult, OpenScope, ToolCall, Wrapper } from "./call.ts";
 import { type ClientLogFactory, withClientLog } from "./client_log.ts";
+import { withConnectedNote, withConnectOnDemand } from "./connect_on_demand.ts";
 import { withDeadline } from "./deadline.ts";
 import { withConfirm } from "./confirm.ts";
 import { withErrorResults } from "./errors.ts";
@@ -87,11 +89,14 @@ export function wrapTool(
 ): (args: Record<string, unknown>, ctx: ServerContext) => Promise<CallResult> {
   const wrappers: Wrapper[] = [
     withAudit(options),
+    withConnectedNote(),
     withClientLog(options.clientLog),
     withErrorResults(),
     withScope(options.openScope),
     withDeadline(options.limits),
     withProgress(),
+    // Before the policy: a target connected on demand is then checked like any other connection.
+    withConnectOnDemand(),
   ];
   const { approval } = options;
   if (approval !== undefined) {
