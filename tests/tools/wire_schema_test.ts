@@ -6,12 +6,18 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { TOOLSETS } from "../../src/tools/registry.ts";
 import { portableJsonSchema, strictInput, unknownArgumentsMessage } from "../../src/tools/wire_schema.ts";
-import { stdioClient, textOf } from "../_helpers/server.ts";
+import { inMemoryClient } from "../_helpers/in_memory.ts";
+
+/** The text of a tool result. */
+function textOf(result: unknown): string {
+  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
+  return content.map((c) => c.text ?? "").join("");
+}
 
 const ALL_TOOLS = TOOLSETS.flatMap((set) => set.tools);
 
 Deno.test("every tool refuses an unknown argument, naming it and every accepted argument", async () => {
-  await using stdio = await stdioClient("legacy");
+  await using stdio = await inMemoryClient();
   const listed = (await stdio.client.listTools()).tools.map((t) => t.name);
   assert.deepEqual(listed.toSorted(), ALL_TOOLS.map((t) => t.name).toSorted());
   for (const tool of ALL_TOOLS) {
@@ -30,7 +36,7 @@ Deno.test("every tool refuses an unknown argument, naming it and every accepted 
 });
 
 Deno.test("a misspelt argument is refused with the near name instead of being dropped", async () => {
-  await using stdio = await stdioClient("legacy");
+  await using stdio = await inMemoryClient();
   // Dropped silently, `taget` would have run the command on the default connection instead.
   const result = await stdio.client.callTool({
     name: "run",
@@ -42,7 +48,7 @@ Deno.test("a misspelt argument is refused with the near name instead of being dr
 });
 
 Deno.test("tools/list: inputs are closed objects at every level and no schema uses a type array", async () => {
-  await using stdio = await stdioClient("legacy");
+  await using stdio = await inMemoryClient();
   const { tools } = await stdio.client.listTools();
   const problems: string[] = [];
   const walk = (node: unknown, path: string, input: boolean) => {
