@@ -13,6 +13,7 @@ import { SessionPool } from "./session/pool.ts";
 import { ConnectionManager } from "./ssh/manager.ts";
 import { hostKeyVerifier, preferredAlgorithms } from "./ssh/host_keys/policy.ts";
 import { KnownHosts } from "./ssh/host_keys/store.ts";
+import { configHostNames } from "./ssh/config/hosts.ts";
 import { ensureIdentity } from "./ssh/identity.ts";
 import { confirmingVerifier, presentedKeyBlob } from "./ssh/host_keys/confirm.ts";
 import { FileAuditLog } from "./tools/audit.ts";
@@ -61,10 +62,12 @@ async function serve(payload: ServePayload): Promise<number> {
   log.debug("configuration {config}", { config: redact(config) });
 
   const identity = await ensureIdentity(config.dataDir);
-  const knownHosts = new KnownHosts([
+  const knownHostsFiles = [
     ...(sshDir ? [{ path: `${sshDir}/known_hosts` }] : []),
     { path: `${config.dataDir}/known_hosts`, writable: true },
-  ]);
+  ];
+  const knownHosts = new KnownHosts(knownHostsFiles);
+  const sshConfig = home && sshDir ? { path: `${sshDir}/config`, home } : undefined;
   const asksHostKeys = config.confirm.includes("host-key") ||
     (policy?.rules.some((rule) => rule.confirm?.includes("host-key")) ?? false);
   const verifyHostKey = asksHostKeys
@@ -100,7 +103,7 @@ async function serve(payload: ServePayload): Promise<number> {
         verifyHostKey,
         preferredHostKeyAlgorithms: preferredAlgorithms(knownHosts),
         credentials: { sshDir, dataDir: config.dataDir, agentSocket },
-        sshConfig: home && sshDir ? { path: `${sshDir}/config`, home } : undefined,
+        sshConfig,
         connectTimeoutMs: 15_000,
         keepaliveIntervalMs: config.keepaliveIntervalSeconds * 1000,
         keepaliveCountMax: config.keepaliveCountMax,
@@ -124,6 +127,16 @@ async function serve(payload: ServePayload): Promise<number> {
     approval,
     identity: { publicKey: identity.publicKey, fingerprint: identity.fingerprint },
     log: (message: string, properties: Record<string, unknown>) => log.debug(message, properties),
+    surface: {
+      configHosts: () => {
+        try {
+          return configHostNames(sshConfig);
+        } catch {
+          return []; // an invalid ~/.ssh/config offers no completions; `connect` reports the error
+        }
+      },
+      knownHosts: knownHostsFiles,
+    },
   };
 
   const shutdown = new AbortController();

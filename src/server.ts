@@ -1,6 +1,7 @@
 /**
- * createServer(): one MCP server instance with the selected tools. Instances are cheap; transports
- * create one per legacy session, per modern request, or one for stdio.
+ * createServer(): one MCP server instance with the selected tools, the resources, the runbook
+ * prompts, completions and client logging. Instances are cheap; transports create one per legacy
+ * session, per modern request, or one for stdio.
  */
 import {
   CLIENT_CAPABILITIES_META_KEY,
@@ -8,6 +9,15 @@ import {
   McpServer,
   type ServerContext,
 } from "@modelcontextprotocol/server";
+import { installCompletions } from "./server/completions.ts";
+import type { PromptDefinition, ResourceDefinition, SurfaceDeps } from "./server/define.ts";
+import { NO_JOBS } from "./server/jobs_source.ts";
+import { ClientLogChannel } from "./server/logging.ts";
+import { registerPrompts, selectPrompts } from "./server/prompts.ts";
+import { registerResources } from "./server/resources.ts";
+import { RUNBOOKS } from "./server/runbooks.ts";
+import { SSH_RESOURCES } from "./server/ssh_resources.ts";
+import { installSubscriptions } from "./server/subscriptions.ts";
 import type { ToolDefinition } from "./tools/define.ts";
 import { refusedStateEntry } from "./tools/middleware/approval_state.ts";
 import type { MiddlewareOptions } from "./tools/middleware/mod.ts";
@@ -18,6 +28,14 @@ import { VERSION } from "./version.ts";
 export interface ServerOptions extends MiddlewareOptions {
   /** Tools to expose (from `selectTools`). */
   tools: readonly ToolDefinition[];
+  /** Resources and templates (default: ssh://connections, ssh://known-hosts, ssh://jobs/{job_id}). */
+  resources?: readonly ResourceDefinition[];
+  /** Prompts (default: the runbooks whose tools are all exposed). */
+  prompts?: readonly PromptDefinition[];
+  /** What resources, prompts and completions read besides the session (default: nothing configured). */
+  surface?: Partial<Omit<SurfaceDeps, "limits">>;
+  /** How often a subscribed resource is read again, ms (default 2000). */
+  subscriptionPollMs?: number;
 }
 
 const INSTRUCTIONS =
@@ -31,7 +49,7 @@ export function createServer(options: ServerOptions): McpServer {
   const server = new McpServer(
     { name: "ssh-mcp", version: VERSION },
     {
-      capabilities: { tools: {} },
+      capabilities: { tools: {}, logging: {} },
       instructions: INSTRUCTIONS,
       // An altered, expired or foreign approval state is refused before any handler runs.
       ...(states === undefined ? {} : {
@@ -55,6 +73,29 @@ export function createServer(options: ServerOptions): McpServer {
     const elicitation = declared?.elicitation;
     return elicitation !== undefined && (elicitation.form !== undefined || elicitation.url === undefined);
   };
-  registerTools(server, options.tools, { ...options, canElicit });
+  const logs = new ClientLogChannel();
+  server.server.setRequestHandler("logging/setLevel", (request) => {
+    logs.setLevel(request.params.level);
+    return Promise.resolve({});
+  });
+  registerTools(server, options.tools, {
+    ...options,
+    canElicit,
+    clientLog: (ctx, name) => logs.forRequest(ctx, name),
+  });
+
+  const deps: SurfaceDeps = {
+    configHosts: options.surface?.configHosts ?? (() => []),
+    knownHosts: options.surface?.knownHosts ?? [],
+    jobs: options.surface?.jobs ?? NO_JOBS,
+    limits: options.limits,
+  };
+  const surface = { openScope: options.openScope, deps };
+  const resources = options.resources ?? SSH_RESOURCES;
+  const prompts = options.prompts ?? selectPrompts(RUNBOOKS, options.tools.map((t) => t.name));
+  registerResources(server, resources, surface);
+  installSubscriptions(server, resources, { ...surface, pollMs: options.subscriptionPollMs ?? 2_000 });
+  if (prompts.length > 0) registerPrompts(server, prompts);
+  installCompletions(server, { prompts, resources }, surface);
   return server;
 }

@@ -213,4 +213,6 @@ export interface Connections {
   disconnectAll(): Promise<string[]>;
   /** The session's connections. */
   list(): ConnectionInfo[];
+  /** The concrete `Host` names of ~/.ssh/config `connect` resolves (for connect on demand). */
+  configHosts(): string[];
 }

@@ -24,6 +24,7 @@ import {
   SshConfigError,
   type SshConfigLocation,
 } from "./config/connect_plan.ts";
+import { configHostNames } from "./config/hosts.ts";
 import { authMethods, type CredentialSources } from "./credentials.ts";
 import type { HostKeyVerdict, PreferredHostKeyAlgorithms, VerifyHostKey } from "./host_keys/policy.ts";
 import { Link } from "./link.ts";
@@ -103,11 +104,21 @@ export class ConnectionManager implements Connections, AsyncDisposable {
     return this.#connections.size;
   }
 
+  /** The concrete `Host` names of ~/.ssh/config (none when it is absent or cannot be parsed). */
+  configHosts(): string[] {
+    try {
+      return configHostNames(this.#options.sshConfig);
+    } catch {
+      return [];
+    }
+  }
+
   /**
    * Connects (or reuses a connection to the same target under the same alias). The host may be a
    * `Host` alias of ~/.ssh/config: HostName, User, Port, IdentityFile, IdentitiesOnly and ProxyJump
-   * apply (explicit arguments win); each jump host is connected first under its own alias and
-   * verified like any other. Secrets given for the target are never used for a jump host.
+   * apply (explicit arguments win), and the connection is named after that Host unless `alias` is
+   * given; each jump host is connected first under its own alias and verified like any other.
+   * Secrets given for the target are never used for a jump host.
    */
   async connect(request: ConnectRequest, signal?: AbortSignal): Promise<ConnectOutcome> {
     this.#checkOpen();
@@ -143,7 +154,9 @@ export class ConnectionManager implements Connections, AsyncDisposable {
       identityFiles: target.identityFiles,
       identitiesOnly: target.identitiesOnly,
       alias: request.alias ??
-        defaultAlias({ username: target.username, host: request.host, port: target.port }),
+        (this.configHosts().includes(request.host)
+          ? request.host
+          : defaultAlias({ username: target.username, host: request.host, port: target.port })),
     }, signal);
     return { ...outcome, jumps, warnings: plan.warnings };
   }

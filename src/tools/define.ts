@@ -47,6 +47,23 @@ export interface Caller {
   sessionId: string;
 }
 
+/** MCP log levels (`notifications/message`), least severe first in the protocol's order. */
+export type ClientLogLevel =
+  | "debug"
+  | "info"
+  | "notice"
+  | "warning"
+  | "error"
+  | "critical"
+  | "alert"
+  | "emergency";
+
+/**
+ * Sends a log message to the MCP client when it asked for that level (redacted, rate-limited);
+ * `data` adds structured fields.
+ */
+export type ClientLog = (level: ClientLogLevel, message: string, data?: Record<string, unknown>) => void;
+
 /** Everything a handler may use. Handlers never see configuration or transports directly. */
 export interface ToolContext {
   /** The session's SSH connections. */
@@ -57,6 +74,8 @@ export interface ToolContext {
   progress(progress: number, total?: number, message?: string): void;
   /** Output and deadline limits. */
   limits: ToolLimits;
+  /** Log messages for the client (`notifications/message`). */
+  log: ClientLog;
   /** Who is calling. */
   caller: Caller;
   /** The server's own SSH identity (public half). */

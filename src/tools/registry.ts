@@ -12,6 +12,7 @@ import { NETWORK } from "./network/toolset.ts";
 import { VOIP } from "./voip/toolset.ts";
 import type { ToolDefinition, Toolset, ToolsetName } from "./define.ts";
 import { type MiddlewareOptions, wrapTool } from "./middleware/mod.ts";
+import { portableOutput, strictInput } from "./wire_schema.ts";
 
 /** Every toolset, in the seed's order. Toolsets not yet built are absent. */
 export const TOOLSETS: readonly Toolset[] = [CORE, FILES, DOCKER, MONITORING, DB, NETWORK, VOIP];
@@ -32,7 +33,7 @@ export function selectTools(options: SelectOptions): ToolDefinition[] {
     .filter((tool) => !options.readOnly || tool.annotations.readOnlyHint);
 }
 
-/** Registers tools on a server, each wrapped by the middleware. */
+/** Registers tools on a server, each wrapped by the middleware, with strict inputs and portable JSON Schema. */
 export function registerTools(
   server: McpServer,
   tools: readonly ToolDefinition[],
@@ -44,8 +45,8 @@ export function registerTools(
     server.registerTool(tool.name, {
       title: tool.title,
       description: tool.description,
-      inputSchema: tool.input,
-      outputSchema: tool.output,
+      inputSchema: strictInput(tool.input, { kind: "tool", name: tool.name }),
+      outputSchema: portableOutput(tool.output),
       annotations: { title: tool.title, ...tool.annotations },
     }, wrapTool(tool, wrapped) as never);
   }

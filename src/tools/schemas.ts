@@ -5,7 +5,8 @@ import { z } from "zod";
 
 /** Optional connection alias. */
 export const target = z.string().min(1).max(200).optional().describe(
-  "Connection alias from `connect` (default: the most recently used connection of this session).",
+  "Connection alias from `connect`, or a Host of ~/.ssh/config or user@host[:port], connected on first use " +
+    "(default: the most recently used connection of this session).",
 );
 
 /** A remote path. */

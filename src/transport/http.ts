@@ -149,6 +149,15 @@ export function createHttpHandler(options: HttpOptions): HttpHandler {
         if (request.method === "POST" && isInitialize(body)) {
           return await startLegacySession(request, body, authInfo);
         }
+        // Streamable HTTP: a GET the server does not serve as an SSE stream gets 405, which clients
+        // (the Vercel AI SDK opens its GET stream before initialize) take as "no stream here".
+        if (request.method === "GET") {
+          return jsonError(
+            405,
+            "Method Not Allowed: the GET stream needs an Mcp-Session-Id; send initialize first",
+            { allow: "GET, POST, DELETE" },
+          );
+        }
         return jsonError(400, "Bad Request: no Mcp-Session-Id; send initialize first");
       }
       const entry = legacy.get(sessionId);

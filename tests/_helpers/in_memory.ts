@@ -61,6 +61,8 @@ export interface InMemoryOptions {
   approval?: ApprovalOptions;
   /** Declares the elicitation capability and answers each question (the message) with this. */
   elicit?: (message: string) => ElicitResult;
+  /** More server options (resources, prompts, surface dependencies such as `jobs`, poll interval). */
+  serverOptions?: Partial<Omit<ServerOptions, "openScope" | "tools" | "limits">>;
 }
 
 /** The server side of the in-process tier: a pool and what every server instance needs. */
@@ -114,6 +116,7 @@ export function inProcessServer(options: InMemoryOptions & PoolLimits = {}): InP
     },
     approval: options.approval,
     identity: TEST_IDENTITY,
+    ...options.serverOptions,
   };
   return { pool, server, audit, approvals };
 }

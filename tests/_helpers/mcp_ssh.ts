@@ -146,7 +146,7 @@ export interface ToolReply {
   isError: boolean;
 }
 
-/** Tool-calling helpers that add `defaults` (e.g. `{ target: "bed" }`) to every call's arguments. */
+/** Tool-calling helpers that add `defaults` (e.g. `{ target: "bed" }`) to the arguments of every tool that accepts them. */
 export interface ToolCalls {
   /** Calls a tool and returns its reply, error or not. */
   call(client: Client, name: string, args?: Record<string, unknown>): Promise<ToolReply>;
@@ -168,12 +168,26 @@ export interface ToolCalls {
  * ```
  */
 export function toolCalls(defaults: Record<string, unknown> = {}): ToolCalls {
+  // Inputs are strict, so a default goes only to the tools that accept it (`connect` takes no target).
+  const accepted = new WeakMap<Client, Promise<Map<string, Set<string>>>>();
+  const acceptedBy = (client: Client, name: string) => {
+    let names = accepted.get(client);
+    if (names === undefined) {
+      names = client.listTools().then(({ tools }) =>
+        new Map(tools.map((t) => [t.name, new Set(Object.keys(t.inputSchema.properties ?? {}))]))
+      );
+      accepted.set(client, names);
+    }
+    return names.then((map) => map.get(name) ?? new Set<string>());
+  };
   const call = async (
     client: Client,
     name: string,
     args: Record<string, unknown> = {},
   ): Promise<ToolReply> => {
-    const result = await client.callTool({ name, arguments: { ...defaults, ...args } });
+    const known = Object.keys(defaults).length === 0 ? new Set<string>() : await acceptedBy(client, name);
+    const applied = Object.fromEntries(Object.entries(defaults).filter(([key]) => known.has(key)));
+    const result = await client.callTool({ name, arguments: { ...applied, ...args } });
     const text = (result.content as Array<{ text?: string }> | undefined ?? []).map((c) => c.text ?? "").join(
       "",
     );

@@ -176,6 +176,27 @@ Deno.test("handler: legacy sessions — initialize mints a UUIDv7, unknown ids a
   assert.equal((await outcome(await http.fetch(post({ "mcp-session-id": id }, list)))).status, 404);
 });
 
+Deno.test("handler: a GET before initialize gets 405 (no stream without a session); with one it streams", async () => {
+  await using http = handler();
+  const early = await http.fetch(request("/mcp", { headers: { accept: "text/event-stream" } }));
+  assert.equal(early.status, 405);
+  assert.match(early.headers.get("allow") ?? "", /POST/);
+  assert.match((await early.json()).error.message, /send initialize first/);
+  const init = await http.fetch(post());
+  const id = init.headers.get("mcp-session-id")!;
+  await init.text();
+  const stream = await http.fetch(
+    request("/mcp", {
+      headers: { accept: "text/event-stream", "mcp-session-id": id, "mcp-protocol-version": "2025-11-25" },
+    }),
+  );
+  assert.equal(stream.status, 200);
+  assert.match(stream.headers.get("content-type") ?? "", /text\/event-stream/);
+  await stream.body?.cancel();
+  const noSession = await outcome(await http.fetch(request("/mcp", { method: "DELETE" })));
+  assert.equal(noSession.status, 400);
+});
+
 Deno.test("handler: with a token, a legacy session is used with the token only", async () => {
   await using http = handler(["-auth-token", TOKEN]);
   const auth = { authorization: `Bearer ${TOKEN}` };

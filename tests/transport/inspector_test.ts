@@ -79,3 +79,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "Inspector CLI --strict finds no schema portability problem in tools/list (0 warnings)",
+  ignore: !ready,
+  fn: async () => {
+    const home = await makeHome();
+    try {
+      const env = serverEnv(home);
+      const envArgs = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+      const list = await inspector([
+        ...envArgs,
+        Deno.execPath(),
+        ...await startTaskArgs(home),
+        "-mode",
+        "stdio",
+        "--method",
+        "tools/list",
+        "--strict",
+      ], env);
+      assert.equal(list.code, 0, list.err);
+      assert.ok(JSON.parse(list.out).tools.length >= 40);
+      const reported = list.err.split("\n").filter((line) => /^(Warning|Error):/.test(line));
+      assert.deepEqual(reported, [], list.err);
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});

@@ -55,7 +55,8 @@ export interface PlanRequest {
   via?: string;
 }
 
-function readFileSync(path: string): string | undefined {
+/** Reads a config file; `undefined` when it does not exist. */
+export function readFileSync(path: string): string | undefined {
   try {
     return Deno.readTextFileSync(path);
   } catch (error) {
@@ -64,7 +65,8 @@ function readFileSync(path: string): string | undefined {
   }
 }
 
-function readDirSync(path: string): string[] | undefined {
+/** Lists a directory for `Include` globs; `undefined` when it does not exist. */
+export function readDirSync(path: string): string[] | undefined {
   try {
     return [...Deno.readDirSync(path)].map((e) => e.name);
   } catch (error) {

@@ -102,6 +102,8 @@ export interface ResolveOptions {
   readDir?: (path: string) => readonly string[] | undefined;
   /** Path of the main file, for messages and for a `files` source (default `<home>/.ssh/config`). */
   path?: string;
+  /** Sees the patterns of every `Host` line read, active or not, included files too (hosts.ts). */
+  onHostLine?: (patterns: readonly string[]) => void;
 }
 
 /**
@@ -179,6 +181,7 @@ class Resolver {
     for (const entry of this.entriesOf(path, text)) {
       switch (entry.keyword) {
         case "host":
+          this.#options.onHostLine?.(entry.args);
           active = !neverMatch && hostLineMatch(entry.args, pass.hostForHostLines);
           break;
         case "match":

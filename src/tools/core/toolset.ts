@@ -41,7 +41,7 @@ const connect = defineTool({
     ),
     passphrase: z.string().max(1024).optional().describe("Passphrase of the private key"),
     alias: z.string().min(1).max(200).regex(/^[^\s]+$/).optional().describe(
-      "Name for this connection (default user@host, plus :port when not 22)",
+      "Name for this connection (default: the ~/.ssh/config Host name given as host, else user@host, plus :port when not 22)",
     ),
     via: z.string().min(1).max(200).optional().describe("Alias of a connected jump host to tunnel through"),
     sudo_password: z.string().max(1024).optional().describe("Password used by `run` with sudo: true"),

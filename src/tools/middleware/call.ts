@@ -9,8 +9,8 @@ import type {
   InputRequiredResult,
   ServerContext,
 } from "@modelcontextprotocol/server";
-import type { Connections } from "../../ssh/connection.ts";
-import type { Caller, ToolContext, ToolDefinition, ToolLimits } from "../define.ts";
+import type { Connections, ConnectOutcome } from "../../ssh/connection.ts";
+import type { Caller, ClientLog, ToolContext, ToolDefinition, ToolLimits } from "../define.ts";
 import type { GuardedTarget } from "./targets.ts";
 
 /** What the transport knows about the request carrying a call. */
@@ -38,6 +38,16 @@ export interface CallScope {
 /** Finds (or creates) the session for a call; throws `LimitError` when limits are reached. */
 export type OpenScope = (info: CallInfo) => Promise<CallScope>;
 
+/** A connection made on demand for a call (connect_on_demand.ts). */
+export interface OnDemandConnection {
+  /** What the call named (and the new alias). */
+  alias: string;
+  /** Where it came from. */
+  from: "ssh_config" | "user@host";
+  /** What `connect` reported. */
+  outcome: ConnectOutcome;
+}
+
 /** How a call ended, as the audit line reports it. */
 export type CallOutcome = "ok" | "error" | "cancelled";
 
@@ -57,12 +67,16 @@ export interface ToolCall {
   progress: ToolContext["progress"];
   /** Limits handed to the handler. */
   limits: ToolLimits;
+  /** Log messages for the client (a no-op until the client-log wrapper sets it). */
+  log: ClientLog;
   /** How the call ended (set by the invoker and the errors wrapper). */
   outcome: CallOutcome;
   /** Error code of a thrown error, when there was one. */
   errorCode?: string;
   /** The connections the call acts on, with their policy rules (set by the policy wrapper). */
   targets?: readonly GuardedTarget[];
+  /** Connections made on demand for this call (see connect_on_demand.ts). */
+  connected?: OnDemandConnection[];
 }
 
 /** What a wrapped handler returns: a result, or a request for input (multi round trip). */

@@ -1,8 +1,9 @@
 /**
  * What every tool call goes through, applied once at registration, outermost first: the audit line,
- * errors → `isError` with a hint, the session scope, a safety deadline, progress plumbing, and — when
- * the operator configured approval or a policy — the per-host policy and the human yes; then the
- * handler. Each concern is one wrapper in its own file.
+ * the note of connections made on demand, log messages for the client, errors → `isError` with a
+ * hint, the session scope, a safety deadline, progress plumbing, connect on demand, and — when the
+ * operator configured approval or a policy — the per-host policy and the human yes; then the handler.
+ * Each concern is one wrapper in its own file.
  */
 import type { ServerContext } from "@modelcontextprotocol/server";
 import type { AuditSink } from "../audit.ts";
@@ -14,6 +15,8 @@ import type { ApprovalStates } from "./approval_state.ts";
 import { structuredResult } from "../results.ts";
 import { withAudit } from "./audit.ts";
 import type { CallHandler, CallResult, OpenScope, ToolCall, Wrapper } from "./call.ts";
+import { type ClientLogFactory, withClientLog } from "./client_log.ts";
+import { withConnectedNote, withConnectOnDemand } from "./connect_on_demand.ts";
 import { withDeadline } from "./deadline.ts";
 import { withConfirm } from "./confirm.ts";
 import { withErrorResults } from "./errors.ts";
@@ -36,6 +39,8 @@ export interface MiddlewareOptions {
   identity: ServerIdentity;
   /** Debug/info logging of calls. */
   log?: (message: string, properties: Record<string, unknown>) => void;
+  /** Log messages for the MCP client of one call (none when absent). */
+  clientLog?: ClientLogFactory;
   /** Approval and per-host policy (SPEC §11); absent when neither `-confirm` nor `-policy` is set. */
   approval?: ApprovalOptions;
   /** The toolset of a tool (the registry fills it in). */
@@ -65,6 +70,7 @@ function invoke(tool: ToolDefinition, identity: ServerIdentity): CallHandler {
       signal: AbortSignal.any(call.signals),
       progress: call.progress,
       limits: call.limits,
+      log: call.log,
       caller: scope.caller,
       identity,
     };
@@ -83,10 +89,14 @@ export function wrapTool(
 ): (args: Record<string, unknown>, ctx: ServerContext) => Promise<CallResult> {
   const wrappers: Wrapper[] = [
     withAudit(options),
+    withConnectedNote(),
+    withClientLog(options.clientLog),
     withErrorResults(),
     withScope(options.openScope),
     withDeadline(options.limits),
     withProgress(),
+    // Before the policy: a target connected on demand is then checked like any other connection.
+    withConnectOnDemand(),
   ];
   const { approval } = options;
   if (approval !== undefined) {
@@ -107,6 +117,7 @@ export function wrapTool(
       signals: [sdk.mcpReq.signal],
       progress: () => {},
       limits: options.limits,
+      log: () => {},
       outcome: "ok",
     };
     return handler(call);

@@ -14,7 +14,7 @@ Deno.test("connect resolves a Host alias of ~/.ssh/config: HostName, User, Port,
   );
   await using client = await httpClient(server, "legacy");
   const outcome = await call<{ alias: string; target: string }>(client, "connect", { host: "lab" });
-  assert.equal(outcome.alias, `mcpnopw@lab:${sshd.port}`);
+  assert.equal(outcome.alias, "lab");
   assert.equal(outcome.target, `mcpnopw@${sshd.host}:${sshd.port}`);
   const r = await call<{ stdout: string }>(client, "run", { command: "id -un" });
   assert.equal(r.stdout, "mcpnopw\n");
