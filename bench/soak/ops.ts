@@ -410,7 +410,9 @@ export function dbQuery(host: string, mode: "quick" | "cancel" | "timeout"): Ope
       w.ctx.invariants.check("no_cross_session", right, `${op.id}: db_query returned another op's row`);
       return void w.succeed(op);
     }
-    if (mode === "cancel" && cancelledAt !== undefined) return void w.succeed(op, "cancelled", reply.transportError ?? reply.text);
+    if (mode === "cancel" && cancelledAt !== undefined) {
+      return void w.succeed(op, "cancelled", reply.transportError ?? reply.text);
+    }
     if (
       mode === "timeout" && !reply.ok && reply.transportError === undefined &&
       /timed out|timeout|canceling statement/i.test(reply.text)
