@@ -74,10 +74,8 @@ export interface Bed extends AsyncDisposable {
   markFile(worker: string): string;
   /** A worker's own directory (mcptest-owned). */
   workDir(worker: string): Promise<string>;
-  /** HOME of the HTTP server (its data dir, known_hosts, root's key). */
+  /** HOME of the HTTP server (its data dir, known_hosts). */
   readonly serverHome: string;
-  /** Path of root's client key inside the server's ~/.ssh. */
-  readonly rootKey: string;
   /** PostgreSQL container name, when available. */
   readonly postgres: string | undefined;
   readonly capabilities: BedCapabilities;
@@ -235,9 +233,6 @@ export async function startBed(options: BedOptions): Promise<Bed> {
 
     const serverHome = await makeHome();
     cleanups.push(() => Deno.remove(serverHome, { recursive: true }));
-    const rootKey = `${serverHome}/.ssh/id_soak_root`;
-    await Deno.copyFile(plain.keys.ed25519, rootKey);
-    await Deno.chmod(rootKey, 0o600);
 
     let postgres: string | undefined;
     let hasContainers = false;
@@ -276,7 +271,6 @@ export async function startBed(options: BedOptions): Promise<Bed> {
         return dir;
       },
       serverHome,
-      rootKey,
       postgres,
       capabilities,
       owner,

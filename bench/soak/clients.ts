@@ -184,7 +184,7 @@ export class SoakClient implements AsyncDisposable {
     try {
       const result = await client.callTool({ name, arguments: args }, {
         signal: options.signal,
-        timeout: options.timeoutMs ?? 120_000,
+        timeout: options.timeoutMs ?? 90_000,
       });
       const text = (result.content as Array<{ text?: string }> | undefined ?? []).map((c) => c.text ?? "")
         .join("");

@@ -34,7 +34,7 @@ export type FaultKind = typeof FAULT_KINDS[number];
 
 /** How long after a fault ends its effects still explain failures (reconnect backoff, keepalive). */
 export const FAULT_TAIL_MS = 25_000;
-/** A fault is survived when every affected tag that is used succeeds again within this time. */
+/** A fault is survived when every affected tag used again succeeds within this time of the first attempt. */
 export const RECOVERY_LIMIT_MS = 60_000;
 
 /** One injected fault. */
@@ -50,10 +50,6 @@ export interface FaultRecord {
   skipped?: string;
   /** Injection failed (the fault itself broke). */
   error?: string;
-  /** First successful op after the end, per affected tag. */
-  recovered: Record<string, number>;
-  /** Tags in use after the end (ops ran on them). */
-  used: string[];
   /** Checks the fault made itself (e.g. the impostor saw no authentication). */
   checks: Array<{ name: string; ok: boolean; detail: string }>;
 }
@@ -98,47 +94,50 @@ export class FaultLog {
     );
   }
 
-  /** A successful op on `tags` at `at`: marks recovery of the faults that ended before. */
-  noteOk(tags: readonly string[], at: number): void {
-    for (const f of this.records) {
-      if (f.ended === undefined || f.ended > at || f.skipped !== undefined) continue;
-      for (const tag of f.affects) {
-        if (!tags.includes(tag)) continue;
-        if (!f.used.includes(tag)) f.used.push(tag);
-        f.recovered[tag] ??= at;
-      }
-    }
-  }
-
-  /** A failed op on `tags` at `at` (the tag was used). */
-  noteUse(tags: readonly string[], at: number): void {
-    for (const f of this.records) {
-      if (f.ended === undefined || f.ended > at || f.skipped !== undefined) continue;
-      for (const tag of f.affects) if (tags.includes(tag) && !f.used.includes(tag)) f.used.push(tag);
-    }
-  }
-
-  /** Whether a fault was survived: "yes", "no" (with the tags that never recovered) or "not observed". */
+  /**
+   * Whether a fault was survived: after it ended, every affected tag the workload used again had a
+   * success within {@link RECOVERY_LIMIT_MS} of the first attempt ("yes"), or not ("no", with the
+   * tags); "not observed" when nothing used them afterwards. A fault's own failed check is a "no".
+   */
   survived(
     f: FaultRecord,
+    ops: readonly OpRecord[],
     now: number,
   ): { verdict: "yes" | "no" | "not observed" | "skipped"; slowestMs?: number; stuck?: string[] } {
     if (f.skipped !== undefined) return { verdict: "skipped" };
     if (f.error !== undefined || f.checks.some((c) => !c.ok)) return { verdict: "no", stuck: [] };
     if (f.ended === undefined) return { verdict: "not observed" };
-    if (f.affects.length === 0 && f.checks.length > 0) return { verdict: "yes" };
-    const stuck = f.used.filter((t) =>
-      f.recovered[t] === undefined || f.recovered[t]! - f.ended! > RECOVERY_LIMIT_MS
-    );
-    const pending = stuck.filter((t) => f.recovered[t] === undefined && now - f.ended! < RECOVERY_LIMIT_MS);
-    if (f.used.length === 0 || pending.length === stuck.length && stuck.length > 0) {
-      return { verdict: "not observed" };
+    if (f.affects.length === 0) return { verdict: f.checks.length > 0 ? "yes" : "not observed" };
+    const stuck: string[] = [];
+    const recoveries: number[] = [];
+    let observed = 0;
+    for (const tag of f.affects) {
+      const after = ops.filter((op) =>
+        op.tags.includes(tag) && op.started >= f.ended! && op.ended !== undefined
+      );
+      if (after.length === 0) continue;
+      const firstAttempt = Math.min(...after.map((op) => op.started));
+      const oks = after.filter((op) => SUCCESSES.includes(op.outcome!)).map((op) => op.ended!);
+      if (oks.length === 0) {
+        if (now - firstAttempt >= RECOVERY_LIMIT_MS) {
+          observed++;
+          stuck.push(tag);
+        }
+        continue;
+      }
+      observed++;
+      const firstOk = Math.min(...oks);
+      recoveries.push(firstOk - f.ended);
+      if (firstOk - firstAttempt > RECOVERY_LIMIT_MS) stuck.push(tag);
     }
-    const times = Object.values(f.recovered).map((t) => t - f.ended!);
-    const slowestMs = times.length > 0 ? Math.max(...times) : undefined;
+    if (observed === 0) return { verdict: "not observed" };
+    const slowestMs = recoveries.length > 0 ? Math.max(...recoveries) : undefined;
     return stuck.length === 0 ? { verdict: "yes", slowestMs } : { verdict: "no", slowestMs, stuck };
   }
 }
+
+/** Outcomes that show the affected path works again. */
+const SUCCESSES: readonly string[] = ["ok", "timed_out", "cancelled"];
 
 /** Kills the per-connection sshd processes of a daemon: every client of it sees its link drop. */
 function cutLinks(daemonPid: number | undefined): number {
@@ -173,8 +172,6 @@ export async function injectFault(
     detail: "",
     affects: [],
     started: Date.now(),
-    recovered: {},
-    used: [],
     checks: [],
   };
   log.records.push(record);

@@ -10,7 +10,7 @@
 import { run } from "../../tests/_helpers/sshd.ts";
 import type { Bed } from "./bed.ts";
 import type { FileLedger, Journal, OpRecord } from "./ledger.ts";
-import { cpuMsOf, processesByEnv } from "./procs.ts";
+import { cpuMsOf, listProcs, processesByEnv } from "./procs.ts";
 import { CRASH_PATTERN, type SoakServer } from "./server_process.ts";
 
 /** How long /healthz may take to answer on a loaded machine. */
@@ -384,15 +384,23 @@ export class Monitor {
   }
 }
 
-/** tcpdump processes started over SSH on the plain host (a capture's remote side). */
+/**
+ * tcpdump processes of the plain host's sessions: their chain of parents reaches its sshd (sudo
+ * drops SSH_CONNECTION from the environment; an orphan is adopted by the daemon, a subreaper).
+ */
 function tcpdumpsOf(bed: Bed): string[] {
-  const suffix = ` ${bed.plain.host} ${bed.plain.port}`;
-  const found: string[] = [];
-  for (const [connection, procs] of processesByEnv("SSH_CONNECTION")) {
-    if (!connection.endsWith(suffix)) continue;
-    for (const p of procs) if (p.comm === "tcpdump") found.push(`${p.pid}`);
-  }
-  return found;
+  const daemon = bed.plain.pid;
+  if (daemon === undefined) return [];
+  const procs = listProcs();
+  const parent = new Map(procs.map((p) => [p.pid, p.ppid]));
+  return procs.filter((p) => {
+    if (p.comm !== "tcpdump") return false;
+    for (let pid: number | undefined = p.ppid, hops = 0; pid !== undefined && pid > 1 && hops < 64; hops++) {
+      if (pid === daemon) return true;
+      pid = parent.get(pid);
+    }
+    return false;
+  }).map((p) => String(p.pid));
 }
 
 /** The op's end for reports: "kind outcome". */

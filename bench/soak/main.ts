@@ -178,12 +178,14 @@ function planWorkers(
       ],
     },
     {
+      // db_query and captures through sudo (never a root login: root's shell on these machines
+      // runs pyenv, whose rehash lock a killed session leaves behind for every later root login).
       name: "w5",
       kind: "http-modern",
       logins: (n) => [{
-        alias: `${n}-root`,
+        alias: `${n}-sudo`,
         host: "plain",
-        args: { host: bed.plain.host, port: bed.plain.port, username: "root", private_key_path: bed.rootKey },
+        args: { ...password(bed, "plain"), sudo_password: bed.plain.users.mcptest.password },
       }],
       ops: [
         ...(bed.postgres

@@ -108,7 +108,7 @@ export function longRun(host: string): Operation {
       env: commandEnv(w, op),
       timeout: 90,
       ...(w.hasJobs ? { wait: 3 } : {}),
-    }, { timeoutMs: 150_000 });
+    }, { timeoutMs: 90_000 });
     const natural = op.started + seconds * 1000 + GRACE_MS + 4000;
     if (reply.ok && typeof reply.data?.job_id === "string") {
       return await followJob(w, op, reply.data, expected, natural);
@@ -120,7 +120,6 @@ export function longRun(host: string): Operation {
         : Math.max(natural, Date.now() + GRACE_MS);
       if (reply.data?.connection_lost) {
         w.ctx.journal.end(op, "connection_lost", reply.text);
-        w.ctx.faults.noteUse(op.tags, Date.now());
         return;
       }
       return void w.fail(op, reply);
@@ -365,7 +364,7 @@ export function syncBig(from: string, to: string): Operation {
       source_path: source,
       dest_node: dst.alias,
       dest_path: dest,
-    }, { timeoutMs: 150_000 });
+    }, { timeoutMs: 120_000 });
     await settleWrite(w, op, dest, content, reply.ok, reply.data?.sha256 ?? undefined);
     if (reply.ok) w.succeed(op, "ok", `${content.length} bytes`);
     else w.fail(op, reply);
@@ -387,6 +386,7 @@ export function dbQuery(host: string, mode: "quick" | "cancel" | "timeout"): Ope
       target: login.alias,
       container_name: container,
       query,
+      sudo: true,
       ...(mode === "timeout" ? { timeout: 2 } : {}),
     }, { signal: controller.signal, timeoutMs: 90_000 });
     let cancelledAt: number | undefined;
@@ -438,6 +438,7 @@ export function capture(host: string): Operation {
       target: login.alias,
       duration: 2,
       interface: "lo",
+      sudo: true,
     });
     op.goneBy = Date.now() + GRACE_MS;
     if (!reply.ok) return void w.fail(op, reply);

@@ -95,7 +95,7 @@ export function renderReport(input: ReportInput): string {
   out.push(table(
     ["fault", "injected", "survived", "not observed", "skipped", "slowest recovery", "details (last)"],
     [...byKind].map(([kind, list]) => {
-      const verdicts = list.map((f) => faults.survived(f, input.ended));
+      const verdicts = list.map((f) => faults.survived(f, journal.ops, input.ended));
       const slowest = Math.max(-1, ...verdicts.map((v) => v.slowestMs ?? -1));
       const last = list.at(-1)!;
       return [
@@ -109,9 +109,11 @@ export function renderReport(input: ReportInput): string {
       ];
     }),
   ));
-  const unsurvived = faults.records.filter((f) => faults.survived(f, input.ended).verdict === "no");
+  const unsurvived = faults.records.filter((f) =>
+    faults.survived(f, journal.ops, input.ended).verdict === "no"
+  );
   for (const f of unsurvived) {
-    const v = faults.survived(f, input.ended);
+    const v = faults.survived(f, journal.ops, input.ended);
     const failed = f.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
     out.push(
       `- NOT survived: ${f.kind} at +${Math.round((f.started - input.started) / 1000)} s (${f.detail})` +
@@ -239,7 +241,10 @@ export function reportJson(input: ReportInput): Record<string, unknown> {
     capabilities: input.capabilities,
     server_args: input.serverArgs,
     jobs: input.jobs,
-    faults: input.faults.records.map((f) => ({ ...f, survived: input.faults.survived(f, input.ended) })),
+    faults: input.faults.records.map((f) => ({
+      ...f,
+      survived: input.faults.survived(f, input.journal.ops, input.ended),
+    })),
     operations: counts,
     unexplained: input.journal.ops.filter((op) => op.outcome === "failed_unexplained").slice(0, 50),
     invariants: Object.fromEntries(input.invariants.tallies),

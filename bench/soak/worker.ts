@@ -243,7 +243,6 @@ export class Worker {
   /** Ends an op as a success. */
   succeed(op: OpRecord, outcome: Outcome = "ok", detail?: string): void {
     this.ctx.journal.end(op, outcome, detail);
-    this.ctx.faults.noteOk(op.tags, op.ended!);
   }
 
   /**
@@ -265,7 +264,6 @@ export class Worker {
       outcome = "known_bug";
     } else outcome = "failed_unexplained";
     this.ctx.journal.end(op, outcome, fault ? `[${fault.kind}] ${text}` : text);
-    this.ctx.faults.noteUse(op.tags, now);
     if (outcome === "failed_unexplained") {
       this.ctx.log(`${this.name}: ${op.kind} on ${op.alias} failed: ${text.slice(0, 300)}`);
     }
