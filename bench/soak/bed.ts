@@ -47,6 +47,8 @@ export interface BedCapabilities {
   netem: boolean;
   /** `tc qdisc … tbf` (rate limit). */
   tbf: boolean;
+  /** iptables in a namespace (traffic drops). */
+  iptables: boolean;
   /** iptables in a namespace, with the `statistic` match (random loss). */
   iptablesLoss: boolean;
   /** tmpfs mounts (full disk). */
@@ -94,57 +96,15 @@ async function ok(cmd: string, args: string[]): Promise<boolean> {
 async function probeTc(capabilities: BedCapabilities, prefix: string): Promise<void> {
   const ns = `${prefix}-probe`;
   if (!await ok("ip", ["netns", "add", ns])) return;
+  const inNs = (command: string) => ok("ip", ["netns", "exec", ns, ...command.split(" ")]);
   try {
-    await ok("ip", ["-n", ns, "link", "set", "lo", "up"]);
-    capabilities.netem = await ok("ip", [
-      "netns",
-      "exec",
-      ns,
-      "tc",
-      "qdisc",
-      "add",
-      "dev",
-      "lo",
-      "root",
-      "netem",
-      "delay",
-      "1ms",
-    ]);
-    await ok("ip", ["netns", "exec", ns, "tc", "qdisc", "del", "dev", "lo", "root"]);
-    capabilities.tbf = await ok("ip", [
-      "netns",
-      "exec",
-      ns,
-      "tc",
-      "qdisc",
-      "add",
-      "dev",
-      "lo",
-      "root",
-      "tbf",
-      "rate",
-      "1mbit",
-      "burst",
-      "32kbit",
-      "latency",
-      "400ms",
-    ]);
-    capabilities.iptablesLoss = await ok("ip", [
-      "netns",
-      "exec",
-      ns,
-      "iptables",
-      "-A",
-      "INPUT",
-      "-m",
-      "statistic",
-      "--mode",
-      "random",
-      "--probability",
-      "0.1",
-      "-j",
-      "DROP",
-    ]);
+    await inNs("ip link set lo up");
+    capabilities.netem = await inNs("tc qdisc add dev lo root netem delay 1ms");
+    await inNs("tc qdisc del dev lo root");
+    capabilities.tbf = await inNs("tc qdisc add dev lo root tbf rate 1mbit burst 32kbit latency 400ms");
+    capabilities.iptables = await inNs("iptables -A INPUT -p tcp --dport 9 -j DROP");
+    capabilities.iptablesLoss = capabilities.iptables &&
+      await inNs("iptables -A INPUT -m statistic --mode random --probability 0.1 -j DROP");
   } finally {
     await ok("ip", ["netns", "del", ns]);
   }
@@ -153,9 +113,12 @@ async function probeTc(capabilities: BedCapabilities, prefix: string): Promise<v
       "tc netem is not in this kernel: latency comes from the delay proxy, loss from iptables",
     );
   }
-  if (!capabilities.iptablesLoss) {
-    capabilities.notes.push("iptables statistic match unavailable: no random packet loss");
+  if (!capabilities.iptables) {
+    capabilities.notes.push("no iptables: traffic drops take the link down instead");
+  } else if (!capabilities.iptablesLoss) {
+    capabilities.notes.push("no iptables statistic match: no random packet loss");
   }
+  if (!capabilities.tbf) capabilities.notes.push("no tc tbf: no rate limit on the lossy link");
 }
 
 function gidOf(user: string): { uid: number; gid: number } {
@@ -173,6 +136,7 @@ export async function startBed(options: BedOptions): Promise<Bed> {
     jump: false,
     netem: false,
     tbf: false,
+    iptables: false,
     iptablesLoss: false,
     tmpfs: false,
     postgres: false,

@@ -82,6 +82,11 @@ async function must(cmd: string, args: string[]): Promise<void> {
   await run(cmd, args, { check: true });
 }
 
+/** Runs `command` (words split on spaces) inside network namespace `ns`; throws when it fails. */
+async function inNs(ns: string, command: string): Promise<void> {
+  await must("ip", ["netns", "exec", ns, ...command.split(" ")]);
+}
+
 /** The record of every fault, and the matching of failures with faults. */
 export class FaultLog {
   readonly records: FaultRecord[] = [];
@@ -242,43 +247,23 @@ export async function injectFault(
         if (!jump) return skip("no network namespaces");
         const ns = jump.namespaces.target;
         record.affects = ["target"];
-        record.detail = `${ns}: iptables DROP of tcp/22 both ways for 10 s`;
-        const rules = [["INPUT", "--dport"], ["OUTPUT", "--sport"]];
-        for (const [chain, dir] of rules) {
-          await must("ip", [
-            "netns",
-            "exec",
-            ns,
-            "iptables",
-            "-I",
-            chain!,
-            "-p",
-            "tcp",
-            dir!,
-            "22",
-            "-j",
-            "DROP",
-          ]);
+        const undo: string[] = [];
+        if (bed.capabilities.iptables) {
+          record.detail = `${ns}: iptables DROP of tcp/22 both ways for 10 s`;
+          for (const rule of ["INPUT -p tcp --dport 22 -j DROP", "OUTPUT -p tcp --sport 22 -j DROP"]) {
+            await inNs(ns, `iptables -I ${rule}`);
+            undo.push(`iptables -D ${rule}`);
+          }
+        } else {
+          const dev = `mcpj${jump.subnet}t0`;
+          record.detail = `${ns}: link ${dev} down for 10 s (no iptables)`;
+          await inNs(ns, `ip link set ${dev} down`);
+          undo.push(`ip link set ${dev} up`);
         }
         try {
           await sleep(10_000);
         } finally {
-          for (const [chain, dir] of rules) {
-            await run("ip", [
-              "netns",
-              "exec",
-              ns,
-              "iptables",
-              "-D",
-              chain!,
-              "-p",
-              "tcp",
-              dir!,
-              "22",
-              "-j",
-              "DROP",
-            ]);
-          }
+          for (const command of undo) await inNs(ns, command).catch(() => {});
         }
         break;
       }
@@ -287,57 +272,24 @@ export async function injectFault(
         const ns = jump.namespaces.target;
         const dev = `mcpj${jump.subnet}t0`;
         record.affects = ["target"];
-        const undo: string[][] = [];
+        const undo: string[] = [];
         const parts: string[] = [];
         if (bed.capabilities.netem) {
-          await must("ip", [
-            "netns",
-            "exec",
-            ns,
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            dev,
-            "root",
-            "netem",
-            "delay",
-            "60ms",
-            "20ms",
-            "loss",
-            "5%",
-          ]);
-          undo.push(["netns", "exec", ns, "tc", "qdisc", "del", "dev", dev, "root"]);
+          await inNs(ns, `tc qdisc add dev ${dev} root netem delay 60ms 20ms loss 5%`);
+          undo.push(`tc qdisc del dev ${dev} root`);
           parts.push("netem delay 60±20 ms, 5 % loss");
         } else {
           if (bed.capabilities.iptablesLoss) {
             for (const chain of ["INPUT", "OUTPUT"]) {
-              const rule = ["-m", "statistic", "--mode", "random", "--probability", "0.05", "-j", "DROP"];
-              await must("ip", ["netns", "exec", ns, "iptables", "-I", chain, ...rule]);
-              undo.push(["netns", "exec", ns, "iptables", "-D", chain, ...rule]);
+              const rule = `${chain} -m statistic --mode random --probability 0.05 -j DROP`;
+              await inNs(ns, `iptables -I ${rule}`);
+              undo.push(`iptables -D ${rule}`);
             }
             parts.push("iptables 5 % random drop each way");
           }
           if (bed.capabilities.tbf) {
-            await must("ip", [
-              "netns",
-              "exec",
-              ns,
-              "tc",
-              "qdisc",
-              "add",
-              "dev",
-              dev,
-              "root",
-              "tbf",
-              "rate",
-              "2mbit",
-              "burst",
-              "32kbit",
-              "latency",
-              "400ms",
-            ]);
-            undo.push(["netns", "exec", ns, "tc", "qdisc", "del", "dev", dev, "root"]);
+            await inNs(ns, `tc qdisc add dev ${dev} root tbf rate 2mbit burst 32kbit latency 400ms`);
+            undo.push(`tc qdisc del dev ${dev} root`);
             parts.push("tbf 2 Mbit/s");
           }
         }
@@ -346,7 +298,7 @@ export async function injectFault(
         try {
           await sleep(15_000);
         } finally {
-          for (const args of undo) await run("ip", args);
+          for (const command of undo) await inNs(ns, command).catch(() => {});
         }
         break;
       }
