@@ -238,7 +238,14 @@ async function main(): Promise<number> {
       (everyMs / 1000).toFixed(0)
     } s, quiet ${quietMs / 1000} s`,
   );
-  await using bed = await startBed({ run, netnsPrefix: `soak${run.slice(0, 4)}`, log });
+  let built: Bed;
+  try {
+    built = await startBed({ run, netnsPrefix: `soak${run.slice(0, 4)}`, log });
+  } catch (error) {
+    console.error(`soak: cannot build the test bed: ${(error as Error).stack ?? error}`);
+    return 2;
+  }
+  await using bed = built;
   await using server = new SoakServer({ home: bed.serverHome, args: SERVER_ARGS });
   await server.start();
 
