@@ -17,9 +17,10 @@ import type { SoakServer } from "./server_process.ts";
 
 /** Every fault kind, in the order of the first rotation. */
 export const FAULT_KINDS = [
+  // First, so that the last server lifetime is long enough for its memory and descriptor trends.
+  "server_kill",
   "link_cut",
   "sshd_restart",
-  "server_kill",
   "netns_drop",
   "host_key_change",
   "disk_full",

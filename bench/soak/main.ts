@@ -349,7 +349,7 @@ async function main(): Promise<number> {
     log("final checks");
     const dirs = [...await Promise.all(workers.map((w) => w.dir())), bed.disk];
     await monitor.finish(dirs);
-    const trends = sampler.trends(warmupEnd, quietStart, Date.now());
+    const trends = sampler.trends(warmupEnd, Date.now());
     for (const t of trends) invariants.check("resources_flat", t.flat, `${t.metric}: ${t.note}`);
     if (!workers.some((w) => w.hasJobs)) {
       invariants.unchecked("jobs_truthful", "no job_output tool on this server");
@@ -372,14 +372,11 @@ async function main(): Promise<number> {
       );
     }
     const clients = [...workers.map((w) => w.client), ...extraClients];
-    monitor.checkCrashes(
-      clients.flatMap((c) => c.crashLines()),
-      clients.flatMap((c) =>
-        c.stdioExits.map((e) =>
-          `${e.client} stdio server (generation ${e.generation}) ended on its own: ${e.tail.slice(-300)}`
-        )
-      ),
-    );
+    monitor.checkCrashes({
+      stdioExits: clients.flatMap((c) => c.stdioExits),
+      stdioCrashLines: clients.flatMap((c) => c.crashLines()),
+      notes,
+    });
     const input = {
       started,
       ended: Date.now(),

@@ -27,6 +27,7 @@ export interface ReportInput {
     probes: number;
     failures: number;
     purposeful: number;
+    outside: number;
     soakStalled: number;
     longestGapMs: number;
     slowestMs: number;
@@ -219,7 +220,8 @@ export function renderReport(input: ReportInput): string {
   ));
   out.push(
     `\n/healthz: ${input.health.probes} probes, ${input.health.failures} unanswered outside the soak's own restarts ` +
-      `(${input.health.purposeful} while it had the server down on purpose, ${input.health.soakStalled} while the soak ` +
+      `(${input.health.purposeful} while it had the server down on purpose, ${input.health.outside} while another ` +
+      `process had stopped it, ${input.health.soakStalled} while the soak ` +
       `itself stalled > 2 s); slowest answer ${input.health.slowestMs} ms`,
   );
   for (const note of input.notes) out.push(`- ${note}`);

@@ -1,9 +1,10 @@
 /**
  * Resource figures of the soak: the HTTP server's RSS and open descriptors, and the session channels
  * the test sshds serve, sampled every two seconds. The trend is the least-squares slope within each
- * server lifetime (a restart resets memory, so lifetimes are not joined), pooled over lifetimes, from
- * the end of warm-up on; plus the level at the end of the fault-free quiet phase against the level at
- * the end of warm-up.
+ * server lifetime (a restart resets memory, so lifetimes are not joined) from a minute after its start
+ * and from the end of the soak's warm-up, pooled over lifetimes measured for 90 s or more; plus the
+ * level at the end of the run (the fault-free quiet phase) against the start of the last lifetime's
+ * measured window.
  *
  * @module
  */
@@ -29,22 +30,27 @@ export type Metric = typeof METRICS[number];
 
 /** How much each metric may rise per minute (slope) and from warm-up to the end (level). */
 export const LIMITS: Record<Metric, { slopePerMin: number; level: number; unit: string }> = {
-  rssMiB: { slopePerMin: 3, level: 40, unit: "MiB" },
+  rssMiB: { slopePerMin: 6, level: 40, unit: "MiB" },
   fds: { slopePerMin: 2, level: 12, unit: "fds" },
   channels: { slopePerMin: 2, level: 8, unit: "channels" },
 };
+
+/** A server process's own warm-up, excluded from its trend. */
+const LIFETIME_WARMUP_MS = 60_000;
+/** Shortest post-warm-up stretch of a lifetime that gets a trend. */
+const MIN_WINDOW_MS = 90_000;
 
 /** A metric's figures. */
 export interface Trend {
   metric: Metric;
   unit: string;
-  /** Median over the last 10 s of warm-up. */
+  /** Median at the start of the measured window (first 10 s; channels: last 10 s of warm-up). */
   baseline?: number;
-  /** Median over the last 10 s of the quiet phase. */
+  /** Median over the last 10 s of the run (the quiet phase). */
   end?: number;
   min?: number;
   max?: number;
-  /** Pooled within-lifetime slope per minute after warm-up. */
+  /** Least-squares slope per minute, pooled over the measured windows. */
   slopePerMin?: number;
   /** Whether slope and level are within {@link LIMITS}. */
   flat: boolean;
@@ -98,9 +104,9 @@ export class ResourceSampler {
     });
   }
 
-  /** Figures per metric, given the end of warm-up and the start of the quiet phase. */
-  trends(warmupEnd: number, quietStart: number, end: number): Trend[] {
-    return METRICS.map((metric) => trendOf(this.samples, metric, warmupEnd, quietStart, end));
+  /** Figures per metric, given the end of the soak's warm-up and of the run. */
+  trends(warmupEnd: number, end: number): Trend[] {
+    return METRICS.map((metric) => trendOf(this.samples, metric, warmupEnd, end));
   }
 }
 
@@ -126,64 +132,73 @@ export function pooledSlope(groups: Array<Array<{ t: number; y: number }>>): num
   return sxx === 0 ? undefined : (sxy / sxx) * 60_000;
 }
 
-function trendOf(
-  samples: Sample[],
-  metric: Metric,
-  warmupEnd: number,
-  quietStart: number,
-  end: number,
-): Trend {
+function trendOf(samples: Sample[], metric: Metric, warmupEnd: number, end: number): Trend {
   const limit = LIMITS[metric];
-  const value = (s: Sample) => s[metric];
-  const at = (from: number, to: number) =>
-    samples.filter((s) => s.t >= from && s.t <= to && value(s) !== undefined).map((s) => value(s)!);
-  const all = samples.filter((s) => value(s) !== undefined).map((s) => value(s)!);
-  const baseline = median(at(warmupEnd - 10_000, warmupEnd));
-  const last = median(at(end - 10_000, end));
-  // Lifetimes of the server; the first 20 s of each are its own warm-up.
-  const byEpoch = new Map<number, Array<{ t: number; y: number }>>();
-  const starts = new Map<number, number>();
-  for (const s of samples) if (!starts.has(s.epoch)) starts.set(s.epoch, s.t);
-  for (const s of samples) {
-    const v = value(s);
-    if (v === undefined || s.t < warmupEnd) continue;
-    if (metric !== "channels" && s.t < starts.get(s.epoch)! + 20_000) continue;
-    const key = metric === "channels" ? 0 : s.epoch;
-    const list = byEpoch.get(key) ?? [];
-    list.push({ t: s.t, y: v });
-    byEpoch.set(key, list);
+  const valued = samples.filter((s) => s[metric] !== undefined);
+  const all = valued.map((s) => s[metric]!);
+  const base = {
+    metric,
+    unit: limit.unit,
+    min: all.length ? Math.min(...all) : undefined,
+    max: all.length ? Math.max(...all) : undefined,
+  };
+  const windows: Array<Array<{ t: number; y: number }>> = [];
+  let baseline: number | undefined;
+  let last: number | undefined;
+  let measured = "";
+  if (metric === "channels") {
+    // The sshds outlive server restarts: one window from the end of warm-up.
+    const w = valued.filter((s) => s.t >= warmupEnd).map((s) => ({ t: s.t, y: s[metric]! }));
+    windows.push(w);
+    baseline = median(
+      valued.filter((s) => s.t >= warmupEnd - 10_000 && s.t <= warmupEnd).map((s) => s.channels),
+    );
+    last = median(valued.filter((s) => s.t >= end - 10_000).map((s) => s.channels));
+    measured = `${Math.round((end - warmupEnd) / 1000)} s after warm-up`;
+  } else {
+    // A restart resets memory and descriptors: each server lifetime is its own window, from
+    // LIFETIME_WARMUP_MS after its start (modules load, the JIT and the heap settle).
+    const epochs = [...new Set(valued.map((s) => s.epoch))];
+    for (const epoch of epochs) {
+      const life = valued.filter((s) => s.epoch === epoch);
+      const from = Math.max(life[0]!.t + LIFETIME_WARMUP_MS, warmupEnd);
+      const w = life.filter((s) => s.t >= from).map((s) => ({ t: s.t, y: s[metric]! }));
+      if (w.length > 0 && w.at(-1)!.t - w[0]!.t >= MIN_WINDOW_MS) windows.push(w);
+    }
+    const final = windows.at(-1);
+    if (final !== undefined && final.at(-1)!.t >= end - 20_000) {
+      baseline = median(final.filter((p) => p.t <= final[0]!.t + 10_000).map((p) => p.y));
+      last = median(final.filter((p) => p.t >= end - 10_000).map((p) => p.y));
+    }
+    measured = windows.length === 0
+      ? "no server lifetime long enough"
+      : `${windows.length} server lifetime(s), ${
+        Math.round(windows.reduce((n, w) => n + (w.at(-1)!.t - w[0]!.t), 0) / 1000)
+      } s`;
   }
-  const slope = pooledSlope([...byEpoch.values()]);
-  // Comparing levels is fair only when the server that ends is the one that warmed up (memory, fds).
-  const sameLife = metric === "channels" ||
-    samples.filter((s) => s.t >= warmupEnd - 10_000).every((s) => s.epoch === samples.at(-1)?.epoch);
-  const rise = baseline !== undefined && last !== undefined ? last - baseline : undefined;
+  const slope = windows.length === 0 ? undefined : pooledSlope(windows);
   const notes: string[] = [];
   let flat = true;
   if (slope !== undefined && slope > limit.slopePerMin) {
     flat = false;
     notes.push(`slope ${slope.toFixed(2)} > ${limit.slopePerMin} ${limit.unit}/min`);
   }
-  if (sameLife && rise !== undefined && rise > limit.level) {
+  const rise = baseline !== undefined && last !== undefined ? last - baseline : undefined;
+  if (rise !== undefined && rise > limit.level) {
     flat = false;
     notes.push(
-      `end ${last!.toFixed(1)} is ${rise.toFixed(1)} above warm-up ${
+      `end ${last!.toFixed(1)} is ${rise.toFixed(1)} above the start ${
         baseline!.toFixed(1)
       } (limit ${limit.level})`,
     );
   }
-  if (!sameLife) notes.push("server restarted since warm-up: slope only");
-  if (slope === undefined) notes.push("too few samples for a slope");
-  void quietStart;
+  if (slope === undefined) notes.push("too few samples to judge");
   return {
-    metric,
-    unit: limit.unit,
+    ...base,
     baseline,
     end: last,
-    min: all.length ? Math.min(...all) : undefined,
-    max: all.length ? Math.max(...all) : undefined,
     slopePerMin: slope,
     flat,
-    note: notes.join("; ") || "within limits",
+    note: `${measured}${notes.length ? `; ${notes.join("; ")}` : ""}`,
   };
 }

@@ -23,6 +23,8 @@ export interface UnexpectedExit {
   tail: string;
   /** When. */
   at: number;
+  /** A clean shutdown on a signal the soak did not send (another process stopped it). */
+  outside: boolean;
 }
 
 /** Options of {@link SoakServer}. */
@@ -56,7 +58,8 @@ export class SoakServer implements AsyncDisposable {
   #pumps: Promise<void>[] = [];
   #exited: Promise<void> = Promise.resolve();
   /** When the soak had the server down: from the kill to the first healthy answer after it. */
-  readonly downWindows: Array<{ from: number; to?: number }> = [];
+  readonly downWindows: Array<{ from: number; to?: number; outside?: boolean }> = [];
+  #disposed = false;
 
   constructor(options: SoakServerOptions) {
     this.#options = options;
@@ -110,13 +113,23 @@ export class SoakServer implements AsyncDisposable {
       if (this.#child === child) this.#child = undefined;
       if (!this.#expectExit) {
         const text = this.#stderr.filter((l) => l.startsWith(`[e${epoch}]`)).join("");
+        // Exit 0 after "shutting down" is the server's answer to SIGINT/SIGTERM, which the soak did not
+        // send: another process on this machine stopped it (not a crash).
+        const outside = status.code === 0 && /INFO ssh-mcp\.main: shutting down/.test(text) &&
+          !CRASH_PATTERN.test(text);
         this.unexpectedExits.push({
           epoch,
           code: status.code,
           signal: status.signal,
           tail: text.slice(-2000),
           at: Date.now(),
+          outside,
         });
+        // As a supervisor would: start it again, so the run goes on.
+        if (!this.#disposed) {
+          this.downWindows.push({ from: Date.now(), outside: true });
+          this.start().catch((error) => this.#stderr.push(`[soak] restart failed: ${error}\n`));
+        }
       }
     });
     const deadline = Date.now() + 30_000;
@@ -160,6 +173,7 @@ export class SoakServer implements AsyncDisposable {
 
   /** SIGTERM, as an operator's stop; returns the exit code and how long the shutdown took. */
   async stop(): Promise<{ code: number; ms: number } | undefined> {
+    this.#disposed = true;
     const child = this.#child;
     if (!child) return undefined;
     this.#expectExit = true;
@@ -175,6 +189,7 @@ export class SoakServer implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    this.#disposed = true;
     const child = this.#child;
     if (!child) return;
     this.#expectExit = true;
