@@ -93,10 +93,17 @@ export class FaultLog {
   readonly records: FaultRecord[] = [];
 
   /** The fault that explains a failure on `tags` between `from` and `to`, if any. */
-  explains(tags: readonly string[], from: number, to: number): FaultRecord | undefined {
+  explains(
+    tags: readonly string[],
+    from: number,
+    to: number,
+    lostTransport: boolean,
+  ): FaultRecord | undefined {
     return this.records.find((f) =>
       f.skipped === undefined && f.affects.some((a) => tags.includes(a)) && f.started <= to &&
-      (f.ended === undefined || f.ended + FAULT_TAIL_MS >= from)
+      (f.ended === undefined || f.ended + FAULT_TAIL_MS >= from) &&
+      // A killed server shows as a lost transport or a lost session, never as an SSH-side error.
+      (lostTransport || (f.kind !== "server_kill" && f.kind !== "stdio_kill"))
     );
   }
 

@@ -13,6 +13,9 @@ import type { FileLedger, Journal, OpRecord } from "./ledger.ts";
 import { cpuMsOf, listProcs, processesByEnv } from "./procs.ts";
 import { CRASH_PATTERN, type SoakServer } from "./server_process.ts";
 
+/** How much later than its deadline a process may still go away before it counts as left behind. */
+const LINGER_LIMIT_MS = 20_000;
+
 /** How long /healthz may take to answer on a loaded machine. */
 const HEALTH_TIMEOUT_MS = 10_000;
 
@@ -124,6 +127,9 @@ export class Monitor {
     slowestMs: 0,
   };
   #lags: Array<[number, number]> = [];
+  #lingering = new Map<string, { op: OpRecord; procs: string[] }>();
+  /** Processes that went away, but later than their op's deadline. */
+  readonly slowKills: string[] = [];
   #probing = false;
   #probes: Promise<void> = Promise.resolve();
   #lastHealthy = Date.now();
@@ -211,6 +217,7 @@ export class Monitor {
     try {
       await this.checkMarks(false);
       await this.checkLeftovers(Date.now());
+      this.#checkLingering(Date.now(), false);
       await this.checkFiles();
     } catch (error) {
       console.error(`monitor: ${(error as Error).message}`);
@@ -302,16 +309,44 @@ export class Monitor {
         continue;
       }
       const procs = byOp.get(op.id) ?? [];
-      invariants.check(
-        "no_leftover_processes",
-        procs.length === 0,
-        `${op.id} (${op.kind}, ${op.outcome}${
-          op.detail ? `: ${op.detail.slice(0, 120)}` : ""
-        }): ${procs.length} process(es) left ` +
-          `${Math.round((now - (op.ended ?? now)) / 1000)} s after the call ended: ${
-            procs.map((p) => `${p.pid} ${p.comm}`).join(", ")
-          }`,
-      );
+      if (procs.length === 0) invariants.check("no_leftover_processes", true);
+      else this.#lingering.set(op.id, { op, procs: procs.map((p) => `${p.pid} ${p.comm}`) });
+    }
+  }
+
+  /**
+   * Processes still there at their op's deadline: gone within {@link LINGER_LIMIT_MS} more they were
+   * only slow (a note); later, or still there at the end, they were left behind (a violation).
+   */
+  #checkLingering(now: number, final: boolean): void {
+    if (this.#lingering.size === 0) return;
+    const byOp = processesByEnv("SOAK_OP");
+    for (const [id, { op, procs }] of this.#lingering) {
+      const alive = (byOp.get(id) ?? []).length > 0;
+      const late = now - op.goneBy!;
+      const ended = op.ended ?? op.goneBy!;
+      const what = `${op.id} (${op.kind}, ${op.outcome}${op.detail ? `: ${op.detail.slice(0, 120)}` : ""}): ${
+        procs.join(", ")
+      }`;
+      if (!alive) {
+        this.#lingering.delete(id);
+        const after = `${((now - ended) / 1000).toFixed(0)} s after the call ended`;
+        if (late <= LINGER_LIMIT_MS) {
+          this.slowKills.push(`${what} gone ${after}`);
+          this.#o.invariants.check("no_leftover_processes", true);
+        } else {this.#o.invariants.check(
+            "no_leftover_processes",
+            false,
+            `${what} still there, gone only ${after}`,
+          );}
+      } else if (late > LINGER_LIMIT_MS || final) {
+        this.#lingering.delete(id);
+        this.#o.invariants.check(
+          "no_leftover_processes",
+          false,
+          `${what} still there ${((now - ended) / 1000).toFixed(0)} s after the call ended`,
+        );
+      }
     }
   }
 
@@ -349,10 +384,12 @@ export class Monitor {
           t.startsWith("dir:") && t.slice(4) === dir
         )
       ).length;
+      // A failure that said "could not be removed: delete it once the host is reachable" told the truth.
+      const reported = temps.filter((t) => journal.ops.some((op) => (op.detail ?? "").includes(t)));
       invariants.check(
         "no_temp_files",
-        temps.length <= excused,
-        `${dir}: ${temps.length} temp file(s) left (${excused} excused by server kills): ${
+        temps.length - reported.length <= excused,
+        `${dir}: ${temps.length} temp file(s) left (${reported.length} reported by the failed call, ${excused} excused by server kills): ${
           temps.slice(0, 3).join(", ")
         }`,
       );
@@ -417,6 +454,12 @@ export class Monitor {
     const wait = Math.min(40_000, latest - Date.now());
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     await this.checkLeftovers(Number.POSITIVE_INFINITY);
+    const lingerUntil = Date.now() + LINGER_LIMIT_MS;
+    while (this.#lingering.size > 0 && Date.now() < lingerUntil) {
+      this.#checkLingering(Date.now(), false);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    this.#checkLingering(Date.now(), true);
     await this.checkMarks(true);
     await this.checkFiles();
     await this.checkTempFiles(dirs);

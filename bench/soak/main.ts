@@ -344,12 +344,19 @@ async function main(): Promise<number> {
     ]);
     if (!stopped) notes.push("some workers did not finish their last operation within 240 s of the stop");
     sampler.sample();
+    const workloadEnd = Date.now();
     await monitor.stop();
     sampler.stop();
     log("final checks");
     const dirs = [...await Promise.all(workers.map((w) => w.dir())), bed.disk];
     await monitor.finish(dirs);
-    const trends = sampler.trends(warmupEnd, Date.now());
+    if (monitor.slowKills.length > 0) {
+      notes.push(
+        `${monitor.slowKills.length} call(s) had processes that went away only after their 6 s deadline (not left ` +
+          `behind; slow on this loaded machine), e.g. ${monitor.slowKills[0]}`,
+      );
+    }
+    const trends = sampler.trends(warmupEnd, workloadEnd);
     for (const t of trends) invariants.check("resources_flat", t.flat, `${t.metric}: ${t.note}`);
     if (!workers.some((w) => w.hasJobs)) {
       invariants.unchecked("jobs_truthful", "no job_output tool on this server");
@@ -389,6 +396,7 @@ async function main(): Promise<number> {
       faults,
       invariants,
       trends,
+      samples: sampler.samples,
       health: monitor.health,
       notes,
     };

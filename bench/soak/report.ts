@@ -8,7 +8,7 @@ import type { BedCapabilities } from "./bed.ts";
 import type { FaultLog } from "./faults.ts";
 import { type InvariantName, INVARIANTS, type Invariants } from "./invariants.ts";
 import type { Journal, Outcome } from "./ledger.ts";
-import type { Trend } from "./resources.ts";
+import type { Sample, Trend } from "./resources.ts";
 
 /** Everything the report shows. */
 export interface ReportInput {
@@ -23,6 +23,8 @@ export interface ReportInput {
   faults: FaultLog;
   invariants: Invariants;
   trends: Trend[];
+  /** Every resource sample. */
+  samples: Sample[];
   health: {
     probes: number;
     failures: number;
@@ -251,6 +253,16 @@ export function reportJson(input: ReportInput): Record<string, unknown> {
     unexplained: input.journal.ops.filter((op) => op.outcome === "failed_unexplained").slice(0, 50),
     invariants: Object.fromEntries(input.invariants.tallies),
     resources: input.trends,
+    resource_samples: {
+      columns: ["seconds", "epoch", "rss_mib", "fds", "channels"],
+      rows: input.samples.map((x) => [
+        Math.round((x.t - input.started) / 1000),
+        x.epoch,
+        x.rssMiB === undefined ? null : Math.round(x.rssMiB * 10) / 10,
+        x.fds ?? null,
+        x.channels,
+      ]),
+    },
     health: input.health,
     notes: input.notes,
     broken: input.invariants.broken,

@@ -259,7 +259,8 @@ export class Worker {
   fail(op: OpRecord, reply: Reply, detail?: string): Outcome {
     const now = Date.now();
     const text = detail ?? reply.transportError ?? reply.text;
-    const fault = this.ctx.faults.explains(op.tags, op.started, now);
+    const lostTransport = reply.transportError !== undefined || reply.code === "unknown_connection";
+    const fault = this.ctx.faults.explains(op.tags, op.started, now, lostTransport);
     const lost = this.#lostSession;
     this.#lostSession = false;
     let outcome: Outcome;
