@@ -399,82 +399,98 @@ async function hostKeyChange(record: FaultRecord, ctx: FaultContext): Promise<vo
   }
 }
 
-const DISCONNECT_KINDS: SoakClient["kind"][] = ["http-modern", "http-legacy", "stdio-legacy", "stdio-modern"];
+/** Each disconnect fault drops one HTTP and one stdio client, the eras alternating. */
+const DISCONNECT_PAIRS: Array<[SoakClient["kind"], SoakClient["kind"]]> = [
+  ["http-modern", "stdio-legacy"],
+  ["http-legacy", "stdio-modern"],
+];
 
 /**
- * A throw-away client starts a 20 s command and vanishes mid-call without cancelling: an HTTP client
+ * Throw-away clients start a 20 s command and vanish mid-call without cancelling: an HTTP client
  * drops its connection (no DELETE), a stdio client closes the server's stdin (the server shuts down).
  */
 async function clientDisconnect(record: FaultRecord, ctx: FaultContext, round: number): Promise<void> {
-  const kind = DISCONNECT_KINDS[round % DISCONNECT_KINDS.length]!;
-  const name = `dc${round}`;
   record.affects = [];
+  const pair = DISCONNECT_PAIRS[round % DISCONNECT_PAIRS.length]!;
+  const results = await Promise.all(pair.map((kind, i) => dropOne(ctx, kind, `dc${round}${"ab"[i]}`)));
+  record.detail = results.map((r) => r.detail).join("; ");
+  for (const r of results) if (r.check) record.checks.push(r.check);
+}
+
+async function dropOne(
+  ctx: FaultContext,
+  kind: SoakClient["kind"],
+  name: string,
+): Promise<{ detail: string; check?: FaultRecord["checks"][number] }> {
   const client = ctx.makeClient(kind, name);
-  const { plain } = ctx.bed;
-  const alias = `${name}-plain`;
-  const connected = await client.call("connect", {
-    host: plain.host,
-    port: plain.port,
-    username: "mcptest",
-    password: plain.users.mcptest.password,
-    alias,
-  });
-  if (!connected.ok) {
-    record.detail = `${kind}: connect failed: ${connected.transportError ?? connected.text}`;
-    await client[Symbol.asyncDispose]();
-    return;
-  }
-  const marks = ctx.bed.markFile(name);
-  const op = ctx.journal.start({
-    worker: name,
-    kind: `disconnect_${kind}`,
-    alias,
-    host: "plain",
-    tags: ["plain"],
-    marks: "at_most_one",
-  });
-  const pending = client.call("run", {
-    target: alias,
-    command:
-      `printf 'start %s\\n' "$SOAK_OP" >> "$SOAK_MARKS"; sleep 20; printf 'end %s\\n' "$SOAK_OP" >> "$SOAK_MARKS"`,
-    env: { SOAK_OP: op.id, SOAK_MARKS: marks },
-    timeout: 60,
-  });
-  const until = Date.now() + 15_000;
-  while (Date.now() < until) {
-    const text = await Deno.readTextFile(marks).catch(() => "");
-    if (text.includes(`start ${op.id}`)) break;
-    await sleep(100);
-  }
-  const dropped = Date.now();
-  await client.drop();
-  const reply = await Promise.race([pending, sleep(5000).then(() => undefined)]);
-  // An HTTP legacy client that just goes away has not cancelled: its command may run to its end.
-  const cancels = kind !== "http-legacy";
-  op.goneBy = cancels ? dropped + 10_000 : op.started + 30_000;
-  ctx.journal.end(
-    op,
-    "abandoned",
-    `${kind} dropped mid-call; ${reply?.transportError ?? reply?.text ?? "no reply"}`,
-  );
-  let goneAt: number | undefined;
-  while (Date.now() < op.goneBy + 1000) {
-    if ((processesByEnv("SOAK_OP").get(op.id) ?? []).length === 0) {
-      goneAt = Date.now();
-      break;
+  try {
+    const { plain } = ctx.bed;
+    const alias = `${name}-plain`;
+    const connected = await client.call("connect", {
+      host: plain.host,
+      port: plain.port,
+      username: "mcptest",
+      password: plain.users.mcptest.password,
+      alias,
+    });
+    if (!connected.ok) {
+      return { detail: `${kind}: connect failed: ${connected.transportError ?? connected.text}` };
     }
-    await sleep(250);
+    const marks = ctx.bed.markFile(name);
+    const op = ctx.journal.start({
+      worker: name,
+      kind: `disconnect_${kind}`,
+      alias,
+      host: "plain",
+      tags: ["plain"],
+      marks: "at_most_one",
+    });
+    const pending = client.call("run", {
+      target: alias,
+      command:
+        `printf 'start %s\\n' "$SOAK_OP" >> "$SOAK_MARKS"; sleep 20; printf 'end %s\\n' "$SOAK_OP" >> "$SOAK_MARKS"`,
+      env: { SOAK_OP: op.id, SOAK_MARKS: marks },
+      timeout: 60,
+    });
+    const until = Date.now() + 15_000;
+    while (Date.now() < until) {
+      const text = await Deno.readTextFile(marks).catch(() => "");
+      if (text.includes(`start ${op.id}`)) break;
+      await sleep(100);
+    }
+    const dropped = Date.now();
+    await client.drop();
+    const reply = await Promise.race([pending, sleep(5000).then(() => undefined)]);
+    // An HTTP legacy client that just goes away has not cancelled: its command may run to its end.
+    const cancels = kind !== "http-legacy";
+    op.goneBy = cancels ? dropped + 10_000 : op.started + 30_000;
+    ctx.journal.end(
+      op,
+      "abandoned",
+      `${kind} dropped mid-call; ${reply?.transportError ?? reply?.text ?? "no reply"}`,
+    );
+    let goneAt: number | undefined;
+    while (Date.now() < op.goneBy + 1000) {
+      if ((processesByEnv("SOAK_OP").get(op.id) ?? []).length === 0) {
+        goneAt = Date.now();
+        break;
+      }
+      await sleep(250);
+    }
+    const after = goneAt === undefined
+      ? "still running"
+      : `gone ${((goneAt - dropped) / 1000).toFixed(1)} s after the drop`;
+    return {
+      detail: `${kind} dropped a 20 s run after ${dropped - op.started} ms: ${after}`,
+      check: {
+        name: `${kind}: the dropped call's process is gone ${
+          cancels ? "within 10 s (the drop cancels)" : "after its natural end"
+        }`,
+        ok: goneAt !== undefined,
+        detail: after,
+      },
+    };
+  } finally {
+    await client[Symbol.asyncDispose]();
   }
-  const after = goneAt === undefined
-    ? "still running"
-    : `gone ${((goneAt - dropped) / 1000).toFixed(1)} s after the drop`;
-  record.detail = `${kind} dropped a 20 s run after ${dropped - op.started} ms: ${after}`;
-  record.checks.push({
-    name: `the dropped call's process is gone ${
-      cancels ? "within 10 s (the drop cancels)" : "after its natural end"
-    }`,
-    ok: goneAt !== undefined,
-    detail: after,
-  });
-  await client[Symbol.asyncDispose]();
 }
