@@ -127,8 +127,8 @@ export class Monitor {
     slowestMs: 0,
   };
   #lags: Array<[number, number]> = [];
-  #lingering = new Map<string, { op: OpRecord; procs: string[] }>();
-  /** Processes that went away, but later than their op's deadline. */
+  #lingering = new Map<string, { op: OpRecord; procs: string[]; statement?: boolean }>();
+  /** Processes and statements that went away, but later than their op's deadline. */
   readonly slowKills: string[] = [];
   #probing = false;
   #probes: Promise<void> = Promise.resolve();
@@ -217,7 +217,7 @@ export class Monitor {
     try {
       await this.checkMarks(false);
       await this.checkLeftovers(Date.now());
-      this.#checkLingering(Date.now(), false);
+      await this.#checkLingering(Date.now(), false);
       await this.checkFiles();
     } catch (error) {
       console.error(`monitor: ${(error as Error).message}`);
@@ -290,13 +290,12 @@ export class Monitor {
       if (op.kind.startsWith("db_")) {
         if (statements === undefined) continue;
         const left = statements.filter((q) => q.includes(op.id));
-        invariants.check(
-          "no_leftover_statements",
-          left.length === 0,
-          `${op.id} (${op.kind}, ${op.outcome}): statement still active ${
-            Math.round((now - op.ended!) / 1000)
-          } s after the call ended: ${left[0]?.slice(0, 120)}`,
-        );
+        if (left.length === 0) invariants.check("no_leftover_statements", true);
+        else {this.#lingering.set(op.id, {
+            op,
+            procs: [`statement ${left[0]!.slice(0, 100)}`],
+            statement: true,
+          });}
         continue;
       }
       if (op.kind === "capture") {
@@ -318,11 +317,16 @@ export class Monitor {
    * Processes still there at their op's deadline: gone within {@link LINGER_LIMIT_MS} more they were
    * only slow (a note); later, or still there at the end, they were left behind (a violation).
    */
-  #checkLingering(now: number, final: boolean): void {
+  async #checkLingering(now: number, final: boolean): Promise<void> {
     if (this.#lingering.size === 0) return;
     const byOp = processesByEnv("SOAK_OP");
-    for (const [id, { op, procs }] of this.#lingering) {
-      const alive = (byOp.get(id) ?? []).length > 0;
+    const statements = [...this.#lingering.values()].some((l) => l.statement)
+      ? await this.#activeStatements()
+      : undefined;
+    for (const [id, { op, procs, statement }] of this.#lingering) {
+      const invariant = statement ? "no_leftover_statements" : "no_leftover_processes";
+      if (statement && statements === undefined) continue; // PostgreSQL did not answer: look again later
+      const alive = statement ? statements!.some((q) => q.includes(id)) : (byOp.get(id) ?? []).length > 0;
       const late = now - op.goneBy!;
       const ended = op.ended ?? op.goneBy!;
       const what = `${op.id} (${op.kind}, ${op.outcome}${op.detail ? `: ${op.detail.slice(0, 120)}` : ""}): ${
@@ -333,16 +337,12 @@ export class Monitor {
         const after = `${((now - ended) / 1000).toFixed(0)} s after the call ended`;
         if (late <= LINGER_LIMIT_MS) {
           this.slowKills.push(`${what} gone ${after}`);
-          this.#o.invariants.check("no_leftover_processes", true);
-        } else {this.#o.invariants.check(
-            "no_leftover_processes",
-            false,
-            `${what} still there, gone only ${after}`,
-          );}
+          this.#o.invariants.check(invariant, true);
+        } else this.#o.invariants.check(invariant, false, `${what} still there, gone only ${after}`);
       } else if (late > LINGER_LIMIT_MS || final) {
         this.#lingering.delete(id);
         this.#o.invariants.check(
-          "no_leftover_processes",
+          invariant,
           false,
           `${what} still there ${((now - ended) / 1000).toFixed(0)} s after the call ended`,
         );
@@ -456,10 +456,10 @@ export class Monitor {
     await this.checkLeftovers(Number.POSITIVE_INFINITY);
     const lingerUntil = Date.now() + LINGER_LIMIT_MS;
     while (this.#lingering.size > 0 && Date.now() < lingerUntil) {
-      this.#checkLingering(Date.now(), false);
+      await this.#checkLingering(Date.now(), false);
       await new Promise((r) => setTimeout(r, 1000));
     }
-    this.#checkLingering(Date.now(), true);
+    await this.#checkLingering(Date.now(), true);
     await this.checkMarks(true);
     await this.checkFiles();
     await this.checkTempFiles(dirs);

@@ -352,7 +352,7 @@ async function main(): Promise<number> {
     await monitor.finish(dirs);
     if (monitor.slowKills.length > 0) {
       notes.push(
-        `${monitor.slowKills.length} call(s) had processes that went away only after their 6 s deadline (not left ` +
+        `${monitor.slowKills.length} call(s) had processes or statements that went away only after their 6 s deadline (not left ` +
           `behind; slow on this loaded machine), e.g. ${monitor.slowKills[0]}`,
       );
     }
