@@ -10,7 +10,7 @@
 import { run } from "../../tests/_helpers/sshd.ts";
 import type { Bed } from "./bed.ts";
 import type { FileLedger, Journal, OpRecord } from "./ledger.ts";
-import { cpuMsOf, listProcs, processesByEnv } from "./procs.ts";
+import { cpuMsOf, listProcs, processesByEnv, startedAt } from "./procs.ts";
 import { CRASH_PATTERN, type SoakServer } from "./server_process.ts";
 
 /** How much later than its deadline a process may still go away before it counts as left behind. */
@@ -127,7 +127,7 @@ export class Monitor {
     slowestMs: 0,
   };
   #lags: Array<[number, number]> = [];
-  #lingering = new Map<string, { op: OpRecord; procs: string[]; statement?: boolean }>();
+  #lingering = new Map<string, { op: OpRecord; procs: string[]; statement?: boolean; pids?: number[] }>();
   /** Processes and statements that went away, but later than their op's deadline. */
   readonly slowKills: string[] = [];
   #probing = false;
@@ -299,12 +299,12 @@ export class Monitor {
         continue;
       }
       if (op.kind === "capture") {
-        const left = tcpdumpsOf(this.#o.bed);
-        invariants.check(
-          "no_leftover_processes",
-          left.length === 0,
-          `${op.id} (capture, ${op.outcome}): tcpdump still running: ${left.join(", ")}`,
+        // Only a tcpdump that started before this capture ended is its own (the next one may run).
+        const left = tcpdumpsOf(this.#o.bed).filter((pid) =>
+          (startedAt(pid) ?? Infinity) <= (op.ended ?? now)
         );
+        if (left.length === 0) invariants.check("no_leftover_processes", true);
+        else this.#lingering.set(op.id, { op, procs: left.map((pid) => `${pid} tcpdump`), pids: left });
         continue;
       }
       const procs = byOp.get(op.id) ?? [];
@@ -323,10 +323,14 @@ export class Monitor {
     const statements = [...this.#lingering.values()].some((l) => l.statement)
       ? await this.#activeStatements()
       : undefined;
-    for (const [id, { op, procs, statement }] of this.#lingering) {
+    for (const [id, { op, procs, statement, pids }] of this.#lingering) {
       const invariant = statement ? "no_leftover_statements" : "no_leftover_processes";
       if (statement && statements === undefined) continue; // PostgreSQL did not answer: look again later
-      const alive = statement ? statements!.some((q) => q.includes(id)) : (byOp.get(id) ?? []).length > 0;
+      const alive = statement
+        ? statements!.some((q) => q.includes(id))
+        : pids
+        ? pids.some((pid) => startedAt(pid) !== undefined)
+        : (byOp.get(id) ?? []).length > 0;
       const late = now - op.goneBy!;
       const ended = op.ended ?? op.goneBy!;
       const what = `${op.id} (${op.kind}, ${op.outcome}${op.detail ? `: ${op.detail.slice(0, 120)}` : ""}): ${
@@ -470,7 +474,7 @@ export class Monitor {
  * tcpdump processes of the plain host's sessions: their chain of parents reaches its sshd (sudo
  * drops SSH_CONNECTION from the environment; an orphan is adopted by the daemon, a subreaper).
  */
-function tcpdumpsOf(bed: Bed): string[] {
+function tcpdumpsOf(bed: Bed): number[] {
   const daemon = bed.plain.pid;
   if (daemon === undefined) return [];
   const procs = listProcs();
@@ -482,7 +486,7 @@ function tcpdumpsOf(bed: Bed): string[] {
       pid = parent.get(pid);
     }
     return false;
-  }).map((p) => String(p.pid));
+  }).map((p) => p.pid);
 }
 
 /** The op's end for reports: "kind outcome". */

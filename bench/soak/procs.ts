@@ -135,3 +135,19 @@ export function cpuMsOf(pid: number): number | undefined {
     return undefined;
   }
 }
+
+let bootMs: number | undefined;
+
+/** When a live process started (ms since the epoch, 10 ms resolution), or undefined when it is gone. */
+export function startedAt(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z" || fields[0] === "X") return undefined;
+    bootMs ??= Number(/^btime (\d+)$/m.exec(Deno.readTextFileSync("/proc/stat"))?.[1] ?? 0) * 1000;
+    // starttime is field 22 of stat(5), in clock ticks (100 per second) since boot.
+    return bootMs + Number(fields[19]) * 10;
+  } catch {
+    return undefined;
+  }
+}
