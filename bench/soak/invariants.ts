@@ -301,7 +301,7 @@ export class Monitor {
       if (op.kind === "capture") {
         // Only a tcpdump that started before this capture ended is its own (the next one may run).
         const left = tcpdumpsOf(this.#o.bed).filter((pid) =>
-          (startedAt(pid) ?? Infinity) <= (op.ended ?? now)
+          (startedAt(pid) ?? Infinity) <= (op.ended ?? now) - 1000
         );
         if (left.length === 0) invariants.check("no_leftover_processes", true);
         else this.#lingering.set(op.id, { op, procs: left.map((pid) => `${pid} tcpdump`), pids: left });
