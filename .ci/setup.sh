@@ -22,6 +22,8 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need+=(kamailio)
 command -v sipsak >/dev/null 2>&1 || need+=(sipsak)
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
+# The soak's traffic faults (bench/soak): drops and random loss in a network namespace.
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || need+=(iptables)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

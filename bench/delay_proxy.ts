@@ -24,6 +24,10 @@ export interface DelayProxyOptions {
 export interface DelayProxy extends AsyncDisposable {
   /** Loopback port to connect to. */
   readonly port: number;
+  /** Changes the delay of chunks read from now on (a link that gets slower or recovers). */
+  setDelay(ms: number): void;
+  /** Closes every proxied connection (both sides see the link drop); new ones are accepted. */
+  cutAll(): number;
 }
 
 function sleepUntil(due: number): Promise<void> {
@@ -31,15 +35,15 @@ function sleepUntil(due: number): Promise<void> {
   return wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : Promise.resolve();
 }
 
-/** Copies `from` to `to`, each chunk written `delayMs` after it was read. */
-async function pump(from: Deno.TcpConn, to: Deno.TcpConn, delayMs: number): Promise<void> {
+/** Copies `from` to `to`, each chunk written `delayMs()` after it was read. */
+async function pump(from: Deno.TcpConn, to: Deno.TcpConn, delayMs: () => number): Promise<void> {
   const queue: Array<{ data: Uint8Array; due: number }> = [];
   let wake: (() => void) | undefined;
   let ended = false;
   const reading = (async () => {
     try {
       for await (const chunk of from.readable) {
-        queue.push({ data: chunk, due: performance.now() + delayMs });
+        queue.push({ data: chunk, due: performance.now() + delayMs() });
         wake?.();
       }
     } catch {
@@ -74,6 +78,8 @@ async function pump(from: Deno.TcpConn, to: Deno.TcpConn, delayMs: number): Prom
 export function startDelayProxy(options: DelayProxyOptions): DelayProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.TcpConn>();
+  let delayMs = options.delayMs;
+  const delay = () => delayMs;
   const tasks = new Set<Promise<void>>();
   const serve = async (client: Deno.TcpConn) => {
     let upstream: Deno.TcpConn;
@@ -88,8 +94,8 @@ export function startDelayProxy(options: DelayProxyOptions): DelayProxy {
     conns.add(client);
     conns.add(upstream);
     await Promise.all([
-      pump(client, upstream, options.delayMs),
-      pump(upstream, client, options.delayMs),
+      pump(client, upstream, delay),
+      pump(upstream, client, delay),
     ]);
     for (const conn of [client, upstream]) {
       conns.delete(conn);
@@ -113,6 +119,20 @@ export function startDelayProxy(options: DelayProxyOptions): DelayProxy {
   })();
   return {
     port: (listener.addr as Deno.NetAddr).port,
+    setDelay(ms: number) {
+      delayMs = ms;
+    },
+    cutAll() {
+      const n = conns.size / 2;
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+      }
+      return Math.floor(n);
+    },
     async [Symbol.asyncDispose]() {
       listener.close();
       for (const conn of conns) {
