@@ -184,7 +184,7 @@ Deno.test("run with an unknown argument runs nothing, even on a connected host",
     await stdio.client.callTool({ name: "run", arguments: { target: "web", command: "true" } });
     const refused = await stdio.client.callTool({
       name: "run",
-      arguments: { targets: ["web", "db-1"], command: `touch ${marker}` },
+      arguments: { target: "web", hosts: ["web", "db-1"], command: `touch ${marker}` },
     });
     assert.equal(refused.isError, true);
     await assert.rejects(Deno.stat(marker), Deno.errors.NotFound);
