@@ -83,10 +83,12 @@ for (const era of ["legacy", "modern"] as const) {
       signal: controller.signal,
     }).catch((e) => e);
     const until = Date.now() + 5000;
-    while (processesMatching(marker).length < 3 && Date.now() < until) {
+    while (processesMatching(marker).length < 2 && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.equal(processesMatching(marker).length, 3); // the login shell and two sleeps
+    // The two sleeps (a pre-started shell reads its script from the channel, so its argv does not
+    // carry the command; an exec-channel fallback's shell would make it three).
+    assert.ok(processesMatching(marker).length >= 2, processesMatching(marker).join("\n"));
     controller.abort();
     await pending;
     assert.deepEqual(await waitNoSurvivors(marker, 3000), []);
