@@ -22,15 +22,24 @@ export class Session implements AsyncDisposable {
   #resources: AsyncDisposable[] = [];
   #inFlight = 0;
   #lastUsed: number;
+  #clock: () => number;
   #abort = new AbortController();
   #idle: Array<() => void> = [];
 
-  constructor(principal: string, key: string, id: string, makeManager: () => ConnectionManager, now: number) {
+  /** A session whose idle time is measured with `clock` (the pool's). */
+  constructor(
+    principal: string,
+    key: string,
+    id: string,
+    makeManager: () => ConnectionManager,
+    clock: () => number,
+  ) {
     this.principal = principal;
     this.key = key;
     this.id = id;
     this.#makeManager = makeManager;
-    this.#lastUsed = now;
+    this.#clock = clock;
+    this.#lastUsed = clock();
   }
 
   /** The session's connections (created on first use: idle sessions stay small). */
@@ -49,7 +58,7 @@ export class Session implements AsyncDisposable {
     return this.#inFlight;
   }
 
-  /** Time of the last call start or end (pool clock). */
+  /** Time the last call started or ended (pool clock). */
   get lastUsed(): number {
     return this.#lastUsed;
   }
@@ -64,16 +73,20 @@ export class Session implements AsyncDisposable {
     this.#resources.push(resource);
   }
 
-  /** Marks a call started; returns the function that marks it ended. */
-  enter(now: number): () => void {
+  /**
+   * Marks work started (a call, or a job a client waits on); returns the function that marks it ended.
+   * The session is busy until every such function was called, and its idle time counts from the end
+   * of the last one (read from the clock when it ends, not when it started).
+   */
+  enter(now: number = this.#clock()): () => void {
     this.#inFlight++;
-    this.#lastUsed = now;
+    this.#lastUsed = Math.max(this.#lastUsed, now);
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
       this.#inFlight--;
-      this.#lastUsed = Math.max(this.#lastUsed, now);
+      this.#lastUsed = Math.max(this.#lastUsed, this.#clock());
       if (this.#inFlight === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
     };
   }
@@ -173,7 +186,7 @@ export class SessionPool implements AsyncDisposable {
       );
     }
     const id = `s${(++this.#counter).toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
-    const session = new Session(principal, key, id, this.#options.makeManager, this.#now());
+    const session = new Session(principal, key, id, this.#options.makeManager, this.#now);
     this.#sessions.set(mapKey(principal, key), session);
     return session;
   }

@@ -81,3 +81,37 @@ Deno.test("pool: managers are created lazily and dispose closes every session an
   assert.equal(s.signal.aborted, true);
   assert.throws(() => pool.open("p", "k2"), LimitError);
 });
+
+Deno.test("pool: idle time counts from the end of the last call, not its start (a long call is not reaped right after)", async () => {
+  const clock = fakeClock();
+  const { pool } = makePool(clock);
+  const session = pool.open("p", "k");
+  // A 310 s call, longer than the 300 s idle timeout.
+  const end = session.enter(clock.now());
+  clock.advance(310_000);
+  assert.equal(await pool.reap(), 0, "busy while the call runs");
+  end();
+  clock.advance(30_000);
+  assert.equal(await pool.reap(), 0, "30 s after the call ended the session is not idle for 300 s yet");
+  assert.equal(session.closed, false);
+  clock.advance(270_001);
+  assert.equal(await pool.reap(), 1, "300 s after the end it is");
+  assert.equal(session.closed, true);
+});
+
+Deno.test("pool: overlapping calls and a job being waited on keep the session busy until the last one ends", async () => {
+  const clock = fakeClock();
+  const { pool } = makePool(clock);
+  const session = pool.open("p", "k");
+  const call = session.enter();
+  const waitOnJob = session.enter();
+  clock.advance(1_000);
+  call();
+  clock.advance(400_000);
+  assert.equal(await pool.reap(), 0, "the job wait is still in flight");
+  waitOnJob();
+  clock.advance(299_000);
+  assert.equal(await pool.reap(), 0);
+  clock.advance(1_001);
+  assert.equal(await pool.reap(), 1);
+});
