@@ -67,6 +67,8 @@ export interface Config {
   readonly commandTimeoutSeconds: number;
   /** `-max-command-timeout`: largest deadline a call may request, seconds. */
   readonly maxCommandTimeoutSeconds: number;
+  /** `-run-wait`: seconds `run` (and other long tools) wait before answering with a job (0–50). */
+  readonly runWaitSeconds: number;
   /** `-max-output`: per-stream output bytes returned to the model. */
   readonly maxOutputBytes: number;
   /** `-session-header`: HTTP header carrying the sticky pool key, as written by the operator. */
@@ -142,7 +144,16 @@ interface FlagSpec {
 }
 
 /** The toolsets `-toolsets` selects from, in the seed's order (the tool layer's one source). */
-export const TOOLSET_NAMES = ["core", "files", "docker", "monitoring", "db", "network", "voip"] as const;
+export const TOOLSET_NAMES = [
+  "core",
+  "jobs",
+  "files",
+  "docker",
+  "monitoring",
+  "db",
+  "network",
+  "voip",
+] as const;
 const MIB = 1024 * 1024;
 const DAY = 86_400;
 const LOOPBACK_NAMES: readonly string[] = ["localhost", "127.0.0.1", "[::1]"];
@@ -269,6 +280,14 @@ const FLAGS: readonly FlagSpec[] = [
     display: "3600",
     meaning: "largest timeout a tool call may request, seconds",
     accepts: seconds(1, DAY),
+  },
+  {
+    name: "run-wait",
+    type: "string",
+    env: "SSH_MCP_RUN_WAIT",
+    display: "25",
+    meaning: "seconds run waits before answering with a job (0: a job at once)",
+    accepts: "an integer number of seconds from 0 to 50",
   },
   {
     name: "max-output",
@@ -754,6 +773,7 @@ export function parseConfig(
       max: maxCommandTimeoutSeconds,
       expected: `${seconds(1, maxCommandTimeoutSeconds)} (the -max-command-timeout)`,
     });
+  const runWaitSeconds = int("run-wait", 25, 0, 50);
   const maxOutputBytes = int("max-output", 51_200, 1024, 64 * MIB);
   const headerText = raw("session-header");
   const sessionHeader = headerText === undefined ? "X-Session-Key" : parseSessionHeader(headerText);
@@ -804,6 +824,7 @@ export function parseConfig(
     sessionTimeoutSeconds,
     commandTimeoutSeconds,
     maxCommandTimeoutSeconds,
+    runWaitSeconds,
     maxOutputBytes,
     sessionHeader,
     readOnly,

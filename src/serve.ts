@@ -122,6 +122,7 @@ async function serve(payload: ServePayload): Promise<number> {
       maxCommandTimeoutMs: config.maxCommandTimeoutSeconds * 1000,
       fanout: config.fanout,
       transferDir: config.transferDir,
+      runWaitMs: config.runWaitSeconds * 1000,
     },
     audit,
     approval,

@@ -52,10 +52,11 @@ Deno.test("parseConfig() returns the §2 defaults when nothing is given", () => 
     sessionTimeoutSeconds: 300,
     commandTimeoutSeconds: 120,
     maxCommandTimeoutSeconds: 3600,
+    runWaitSeconds: 25,
     maxOutputBytes: 51200,
     sessionHeader: "X-Session-Key",
     readOnly: false,
-    toolsets: ["core", "files", "docker", "monitoring", "db", "network", "voip"],
+    toolsets: ["core", "jobs", "files", "docker", "monitoring", "db", "network", "voip"],
     keepaliveIntervalSeconds: 15,
     keepaliveCountMax: 3,
     maxSessionsPerPrincipal: 64,
@@ -103,6 +104,7 @@ const SETTINGS: [string, string, string, keyof Config, unknown][] = [
   ["session-timeout", "SSH_MCP_SESSION_TIMEOUT", "600", "sessionTimeoutSeconds", 600],
   ["command-timeout", "SSH_MCP_COMMAND_TIMEOUT", "30", "commandTimeoutSeconds", 30],
   ["max-command-timeout", "SSH_MCP_MAX_COMMAND_TIMEOUT", "7200", "maxCommandTimeoutSeconds", 7200],
+  ["run-wait", "SSH_MCP_RUN_WAIT", "0", "runWaitSeconds", 0],
   ["max-output", "SSH_MCP_MAX_OUTPUT", "1024", "maxOutputBytes", 1024],
   ["session-header", "SSH_MCP_SESSION_HEADER", "X-Pool", "sessionHeader", "X-Pool"],
   ["toolsets", "SSH_MCP_TOOLSETS", "voip,core", "toolsets", ["core", "voip"]],
@@ -177,7 +179,7 @@ Deno.test("a string flag takes the next argument even when it starts with a dash
 });
 
 Deno.test("toolsets: empty or all means every toolset; entries are deduplicated in canonical order", () => {
-  const all = ["core", "files", "docker", "monitoring", "db", "network", "voip"];
+  const all = ["core", "jobs", "files", "docker", "monitoring", "db", "network", "voip"];
   assert.deepEqual(config(["-toolsets", ""]).toolsets, all);
   assert.deepEqual(config(["-toolsets=all"]).toolsets, all);
   assert.deepEqual(config(["-toolsets", " db , core,db "]).toolsets, ["core", "db"]);
@@ -252,7 +254,13 @@ const INVALID: [string[], Record<string, string>, string[]][] = [
     "SSH_MCP_MAX_OUTPUT",
     "1024 to 67108864",
   ]],
-  [["-toolsets", "core,bogus"], ENV, ['"bogus"', "-toolsets", "SSH_MCP_TOOLSETS", "core, files, docker"]],
+  [["-toolsets", "core,bogus"], ENV, [
+    '"bogus"',
+    "-toolsets",
+    "SSH_MCP_TOOLSETS",
+    "core, jobs, files, docker",
+  ]],
+  [["-run-wait", "51"], ENV, ["-run-wait", "SSH_MCP_RUN_WAIT", "from 0 to 50"]],
   [["-host-keys", "yes"], ENV, ['"yes"', "-host-keys", "SSH_MCP_HOST_KEYS", "strict, accept-new, off"]],
   [["-session-header", "X Key"], ENV, ["-session-header", "SSH_MCP_SESSION_HEADER", "HTTP header name"]],
   [["-session-header", "authorization"], ENV, [

@@ -71,6 +71,7 @@ export function scopeResolver(options: ScopeOptions): OpenScope {
       end: () => {
         for (const end of ends) end();
       },
+      hold: () => session.enter(),
     };
     return Promise.resolve(scope);
   };

@@ -10,6 +10,7 @@ import type { Buffer } from "node:buffer";
 import type { Duplex, Readable, Writable } from "node:stream";
 import type { ShellCommand } from "../shell/sh.ts";
 import type { HostKeyVerdict } from "./host_keys/policy.ts";
+import type { JobStore } from "./jobs/store.ts";
 import type { SftpSession } from "./sftp/channel.ts";
 import type { Sftp } from "./sftp/sftp.ts";
 
@@ -82,6 +83,16 @@ export interface ExecRequest {
   maxOutputBytes: number;
   /** Cancels the command (the process group is killed). */
   signal?: AbortSignal;
+  /** Sees the output as it arrives, uncapped (the result keeps only `maxOutputBytes`). */
+  observe?: OutputObserver;
+}
+
+/** Receives a command's output chunks as they arrive. */
+export interface OutputObserver {
+  /** A stdout chunk. */
+  stdout?(chunk: Uint8Array): void;
+  /** A stderr chunk. */
+  stderr?(chunk: Uint8Array): void;
 }
 
 /** What happened. Field names are snake_case because they are returned to the model as is. */
@@ -207,6 +218,11 @@ export interface Connections {
   exec(target: string | undefined, request: RunRequest): Promise<ExecResult & { alias: string }>;
   /** The shared SFTP session of `target` (one channel per connection, reopened when it closed). */
   sftp(target: string | undefined, signal?: AbortSignal): Promise<{ alias: string; sftp: Sftp }>;
+  /**
+   * The job store of `target` (SPEC §10): jobs started on its host, kept across reconnects; its
+   * scripts run on exec channels, a start that waits for the end on a warm shell.
+   */
+  jobs(target: string | undefined, signal?: AbortSignal): Promise<{ alias: string; jobs: JobStore }>;
   /** Closes one connection and everything tunnelled through it; returns the aliases closed. */
   disconnect(alias: string): Promise<string[]>;
   /** Closes every connection; returns the aliases closed. */

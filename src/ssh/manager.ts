@@ -27,6 +27,8 @@ import {
 import { configHostNames } from "./config/hosts.ts";
 import { authMethods, type CredentialSources } from "./credentials.ts";
 import type { HostKeyVerdict, PreferredHostKeyAlgorithms, VerifyHostKey } from "./host_keys/policy.ts";
+import { execShell } from "./jobs/exec_shell.ts";
+import { type JobShell, JobStore } from "./jobs/store.ts";
 import { Link } from "./link.ts";
 import type { Sftp } from "./sftp/sftp.ts";
 
@@ -64,6 +66,8 @@ class Managed {
   hostKey: HostKeyVerdict;
   nextAttemptAt = 0;
   failures = 0;
+  /** The alias's jobs: they live on the host, so the store outlives every link. */
+  jobs: JobStore | undefined;
 
   constructor(
     readonly alias: string,
@@ -231,6 +235,43 @@ export class ConnectionManager implements Connections, AsyncDisposable {
       alias: managed.alias,
       sftp: await link.sftp(),
     }));
+  }
+
+  /**
+   * The job store of `target`. Job scripts run once on the link live when they start, never again
+   * after a drop (a start must not run twice): a drop is an error the caller reports.
+   */
+  async jobs(target: string | undefined, signal?: AbortSignal): Promise<{ alias: string; jobs: JobStore }> {
+    const { managed } = await this.#live(target, signal);
+    managed.jobs ??= new JobStore(this.#jobShell(managed), {
+      label: `"${managed.alias}"`,
+      sudoPassword: () => managed.spec.sudoPassword,
+    });
+    return { alias: managed.alias, jobs: managed.jobs };
+  }
+
+  #jobShell(managed: Managed): JobShell {
+    const live = async (signal?: AbortSignal) => (await this.#live(managed.alias, signal)).link;
+    return {
+      run: async (script, options) =>
+        await execShell((await live(options.signal)).connection).run(script, options),
+      runFast: async (script, options) => {
+        const result = await (await live(options.signal)).shells.execute({
+          command: script,
+          stdin: options.stdin,
+          timeoutMs: options.timeoutMs,
+          maxOutputBytes: options.maxAnswerBytes,
+          signal: options.signal,
+        });
+        if (result.connection_lost) {
+          throw new SshError(
+            "connection_lost",
+            `The connection to "${managed.alias}" dropped while a job started`,
+          );
+        }
+        return new TextEncoder().encode(result.stdout);
+      },
+    };
   }
 
   async #live(target: string | undefined, signal?: AbortSignal): Promise<{ managed: Managed; link: Link }> {

@@ -37,6 +37,8 @@ export interface ToolLimits {
    * without it those tools refuse.
    */
   transferDir?: string;
+  /** How long `run` and other long tools wait before answering with a job, ms (-run-wait; default 25 s). */
+  runWaitMs?: number;
 }
 
 /** Who is calling; used for audit lines and capture ownership. */
@@ -70,6 +72,8 @@ export interface ToolContext {
   connections: Connections;
   /** Aborted when the client cancels, the deadline passes, or the server shuts down. */
   signal: AbortSignal;
+  /** Aborted only when the session closes or the server shuts down (for work that outlives the call). */
+  sessionSignal: AbortSignal;
   /** Sends a progress notification when the client asked for them; a no-op otherwise. */
   progress(progress: number, total?: number, message?: string): void;
   /** Output and deadline limits. */
@@ -80,6 +84,11 @@ export interface ToolContext {
   caller: Caller;
   /** The server's own SSH identity (public half). */
   identity: ServerIdentity;
+  /**
+   * Keeps the session (and its connections) busy beyond this call, for work the server goes on doing
+   * after answering (a job backed by the server); call the returned function when that work ends.
+   */
+  keepSessionBusy(): () => void;
 }
 
 /** The public half of the server's identity key. */

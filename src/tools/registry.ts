@@ -7,6 +7,7 @@ import { CORE } from "./core/toolset.ts";
 import { DB } from "./db/toolset.ts";
 import { DOCKER } from "./docker/toolset.ts";
 import { FILES } from "./files/toolset.ts";
+import { JOBS } from "./jobs/toolset.ts";
 import { MONITORING } from "./monitoring/toolset.ts";
 import { NETWORK } from "./network/toolset.ts";
 import { VOIP } from "./voip/toolset.ts";
@@ -15,7 +16,7 @@ import { type MiddlewareOptions, wrapTool } from "./middleware/mod.ts";
 import { portableOutput, strictInput } from "./wire_schema.ts";
 
 /** Every toolset, in the seed's order. Toolsets not yet built are absent. */
-export const TOOLSETS: readonly Toolset[] = [CORE, FILES, DOCKER, MONITORING, DB, NETWORK, VOIP];
+export const TOOLSETS: readonly Toolset[] = [CORE, JOBS, FILES, DOCKER, MONITORING, DB, NETWORK, VOIP];
 
 /** Options of {@link selectTools}. */
 export interface SelectOptions {

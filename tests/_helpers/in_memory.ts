@@ -35,6 +35,7 @@ export const DEFAULT_LIMITS: ToolLimits = {
   maxOutputBytes: DEFAULTS.maxOutputBytes,
   commandTimeoutMs: DEFAULTS.commandTimeoutSeconds * 1000,
   maxCommandTimeoutMs: DEFAULTS.maxCommandTimeoutSeconds * 1000,
+  runWaitMs: DEFAULTS.runWaitSeconds * 1000,
 };
 
 /** A fixed identity for tests (the public half only; nothing signs with it here). */

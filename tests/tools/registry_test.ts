@@ -48,7 +48,7 @@ const SEED_TOOLS = [
   "voip_rtp_capture",
   "voip_network_diagnostics",
 ]; // deno-fmt-ignore
-const EXTRA_TOOLS = ["connections", "upload", "download"];
+const EXTRA_TOOLS = ["connections", "upload", "download", "job_output", "job_cancel", "jobs"];
 
 const all = TOOLSETS.flatMap((set) => set.tools);
 
@@ -59,7 +59,7 @@ Deno.test("tool names are unique and each is a seed name or a documented extra",
   assert.equal(SEED_TOOLS.length, 42);
 });
 
-Deno.test("every registered toolset is one of the seven names, at most once", () => {
+Deno.test("every registered toolset is one of the toolset names, at most once", () => {
   const names = TOOLSETS.map((s) => s.name);
   assert.equal(new Set(names).size, names.length);
   for (const name of names) assert.ok((TOOLSET_NAMES as readonly string[]).includes(name));

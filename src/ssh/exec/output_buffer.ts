@@ -12,11 +12,16 @@ export class HeadTailBuffer {
   #tailStart = 0;
   #tailLength = 0;
   #total = 0;
+  #observer: ((chunk: Uint8Array) => void) | undefined;
 
-  /** Creates a buffer keeping at most `limit` bytes (≥ 2). */
-  constructor(limit: number) {
+  /**
+   * Creates a buffer keeping at most `limit` bytes (≥ 2); `observer` sees every chunk as it is pushed
+   * (e.g. a job that keeps the output of a command that outlived its call).
+   */
+  constructor(limit: number, observer?: (chunk: Uint8Array) => void) {
     if (!Number.isInteger(limit) || limit < 2) throw new RangeError(`Cannot cap output at ${limit} bytes`);
     this.#limit = limit;
+    this.#observer = observer;
     this.#head = new Uint8Array(Math.ceil(limit / 2));
     this.#tail = new Uint8Array(Math.floor(limit / 2));
   }
@@ -33,6 +38,7 @@ export class HeadTailBuffer {
 
   /** Appends a chunk. */
   push(chunk: Uint8Array): void {
+    this.#observer?.(chunk);
     this.#total += chunk.length;
     let offset = 0;
     if (this.#headLength < this.#head.length) {

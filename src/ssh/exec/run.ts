@@ -55,8 +55,8 @@ export class RunCore {
     this.#executor = options.executor;
     this.#onKill = options.onKill;
     this.#started = options.started ?? performance.now();
-    this.stdout = new HeadTailBuffer(request.maxOutputBytes);
-    this.stderr = new HeadTailBuffer(request.maxOutputBytes);
+    this.stdout = new HeadTailBuffer(request.maxOutputBytes, request.observe?.stdout);
+    this.stderr = new HeadTailBuffer(request.maxOutputBytes, request.observe?.stderr);
     this.#timer = setTimeout(() => this.requestKill("timeout"), request.timeoutMs);
     this.#onAbort = () => this.requestKill("cancel");
     request.signal?.addEventListener("abort", this.#onAbort, { once: true });

@@ -199,6 +199,8 @@ function readRecordLine(record: JobRecord, tag: string, rest: string): void {
 export interface JobView {
   /** Job id. */
   job_id: string;
+  /** Where it runs: detached on the host, or inside a server process (sync, a run past its wait…). */
+  backing: "host" | "server";
   /** Status. */
   status: JobStatus;
   /** Exit code when it exited (also set for `timed_out`/`killed` when the shell reported one). */
@@ -277,6 +279,7 @@ export function viewOf(record: JobRecord, host: HostClock): JobView {
   const segment = Number(meta.get("seg") ?? "0");
   const view: JobView = {
     job_id: record.id,
+    backing: meta.get("backing") === "server" ? "server" : "host",
     status: "lost",
     exit_code: null,
     signal: null,
@@ -315,6 +318,11 @@ export function viewOf(record: JobRecord, host: HostClock): JobView {
     view.reason = status === "error"
       ? `the wrapper could not start the command (${f.get("reason") ?? "unknown step"} failed on the host)`
       : `its end record is unreadable ("${state.slice(0, 60)}")`;
+    return view;
+  }
+  if (meta.get("backing") === "server") {
+    view.reason =
+      "it ran inside the server process that started it, which has ended (restart or crash) before it did: its outcome is unknown";
     return view;
   }
   if (record.alive) {

@@ -131,8 +131,11 @@ hdr() {
 
 // Start: tools, directories (0700, owned by the user), boot id. `fail <code> <detail>` reports and
 // removes the half-made job directory.
-const START_CHECKS =
-  `fail() { printf '@error %s %s\\n' "$1" "$2"; [ -n "$j" ] && [ -d "$j" ] && rm -rf -- "$j"; exit 0; }
+const START_CHECKS = `fail() {
+  printf '@error %s %s\\n' "$1" "$2"
+  [ -n "$j" ] && [ -d "$j" ] && rm -rf -- "$j"
+  exit 0
+}
 k=$j
 j=
 command -v split >/dev/null 2>&1 || fail tools split
@@ -431,4 +434,43 @@ export function cancelScript(spec: CancelScriptSpec): ShellCommand {
 export function removeScript(root: JobRoot, ids: readonly string[]): ShellCommand {
   if (ids.length === 0) throw new RangeError("Cannot remove jobs: no id given");
   return joinCommands([base(root), raw(REMOVE_CD), sh`rm -rf -- ${ids}`], "\n");
+}
+
+// A record of a job that runs inside the server process (sync, package_manage, captures, a `run`
+// that outlived its wait): meta and state only, no wrapper, so a later server that does not hold the
+// job in memory reads it as lost (or as ended, once the end was recorded).
+const RECORD = `fail() { printf '@error %s %s\\n' "$1" "$2"; exit 0; }
+e=$(mkdir -p -- "$j" 2>&1) || fail mkdir "$e"
+e=$(printf '%s' "$R" 2>&1 >"$j/meta") || fail write "meta: $e"
+e=$(printf 'running%300s\\n' '' 2>&1 >"$j/state") || fail write "state: $e"
+printf '@started 0\\n'`;
+
+const RECORD_END = `[ -f "$j/state" ] || exit 0
+printf 'end %s .\\n' "$F" 1<>"$j/state"`;
+
+/** Writes the record of a server-backed job (meta with `backing=server`, state running). */
+export function recordScript(root: JobRoot, meta: JobMeta): ShellCommand {
+  const lines = [
+    `v=${JOB_FORMAT}`,
+    `id=${meta.id}`,
+    `owner=${meta.owner}`,
+    `cmd_digest=${meta.commandDigest}`,
+    `preview=${oneLine(meta.preview)}`,
+    `timeout=${meta.timeoutSeconds}`,
+    `seg=${meta.segmentBytes}`,
+    `tool=${oneLine(meta.tool)}`,
+    `backing=server`,
+  ].join("\n") + "\n";
+  return joinCommands([
+    raw("umask 077"),
+    base(root),
+    sh`j=$b/${meta.id} R=${lines}"started=$(date +%s)
+"`,
+    raw(RECORD),
+  ], "\n");
+}
+
+/** Writes the end line of a server-backed job's record (`fields` as the wrapper writes them). */
+export function recordEndScript(root: JobRoot, id: string, fields: string): ShellCommand {
+  return joinCommands([base(root), sh`j=$b/${id} F=${fields}`, raw(RECORD_END)], "\n");
 }

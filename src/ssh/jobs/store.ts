@@ -15,19 +15,22 @@
  * const page = await store.read(job_id, { owner: "local", offset: 0, stderrOffset: 0, waitSeconds: 10 });
  * ```
  */
-import { joinCommands, raw, sh, type ShellCommand } from "../../shell/sh.ts";
-import { JobError } from "./errors.ts";
+import { joinCommands, raw, type ShellCommand } from "../../shell/sh.ts";
+import { JobError, startError } from "./errors.ts";
+import { checkOffset, emptyView, endOf, type InlineOutput, inlineOutput, page, startOf } from "./pages.ts";
+import { type JobStartSpec, runScript, startStdin } from "./start_input.ts";
 import { commandDigest, frameNonce, isJobId, newJobId, ownerDigest } from "./ids.ts";
+import { type GroupMember, type JobView, parseAnswer, type ScriptAnswer, viewOf } from "./parse.ts";
 import {
-  type GroupMember,
-  type JobView,
-  parseAnswer,
-  type ScriptAnswer,
-  type Slice,
-  viewOf,
-} from "./parse.ts";
-import { cancelScript, type JobRoot, listScript, readScript, removeScript, startScript } from "./scripts.ts";
-import { completeUtf8Length } from "./utf8.ts";
+  cancelScript,
+  type JobRoot,
+  listScript,
+  readScript,
+  recordEndScript,
+  recordScript,
+  removeScript,
+  startScript,
+} from "./scripts.ts";
 
 /** Options of {@link JobShell.run}. */
 export interface JobShellOptions {
@@ -43,6 +46,12 @@ export interface JobShellOptions {
 export interface JobShell {
   /** Runs `script` with a POSIX shell; rejects when the script could not run or the link dropped. */
   run(script: ShellCommand, options: JobShellOptions): Promise<Uint8Array>;
+  /**
+   * Runs a start that waits for the job's end in one round trip (a warm shell); its answer may come
+   * back decoded as UTF-8 text, which suits a result shown as text. On abort it resolves with what
+   * arrived (the start line), having stopped the waiting script, not the job. Absent: `run` is used.
+   */
+  runFast?(script: ShellCommand, options: JobShellOptions & { maxAnswerBytes: number }): Promise<Uint8Array>;
 }
 
 /** Options of {@link JobStore}. */
@@ -63,26 +72,8 @@ export interface JobStoreOptions {
   maxFinished?: number;
   /** The POSIX shell that runs the wrapper on the host (default `/bin/sh`; tests use bash, dash, ash). */
   wrapperShell?: string;
-}
-
-/** What to start. */
-export interface JobStartSpec {
-  /** The command for the login shell (user text arrives as sh`eval ${text}`). */
-  command: ShellCommand;
-  /** What the command is, for listings and the digest (the user's text for `run`). */
-  preview: string;
-  /** Working directory; the command fails with exit 1 when it does not exist. */
-  cwd?: string;
-  /** Environment variables (names must be shell identifiers). */
-  env?: Readonly<Record<string, string>>;
-  /** Bytes for the command's stdin (stored in the job dir only until the command has opened it). */
-  stdin?: Uint8Array;
-  /** Run through sudo: with the password over a pipe when given, else `sudo -n`. */
-  sudo?: { password?: string };
-  /** Deadline in whole seconds, enforced on the host. */
-  timeoutSeconds: number;
-  /** What started it, for listings (default "run"). */
-  tool?: string;
+  /** The sudo password given at connect, for starts with `sudo: true`. */
+  sudoPassword?: () => string | undefined;
 }
 
 /** Who asks, and how long to wait. */
@@ -97,16 +88,6 @@ export interface JobCallOptions {
 export interface JobStartOptions extends JobCallOptions {
   /** Wait for the end in the same round trip and return up to `maxBytes` per stream (head and tail). */
   follow?: { maxBytes: number };
-}
-
-/** The output a finished job gives back inline (the shape of a command result). */
-export interface InlineOutput {
-  /** Stdout text: everything, or head and tail with a marker when longer than `maxBytes`. */
-  stdout: string;
-  /** Stderr text, likewise. */
-  stderr: string;
-  /** Whether either stream was cut. */
-  truncated: boolean;
 }
 
 /** What a start returns. */
@@ -161,10 +142,21 @@ export interface JobCancelReport {
   already_ended: boolean;
 }
 
+/** How a server-run job ended, for its host record. */
+export interface RecordedEnd {
+  /** Final status. */
+  status: "exited" | "killed" | "timed_out" | "lost";
+  /** Exit code, when there is one. */
+  exitCode: number | null;
+  /** Signal name ("SIGTERM"), when one ended it. */
+  signal: string | null;
+  /** Whether job_cancel stopped it. */
+  cancelled: boolean;
+}
+
 const MIB = 1024 * 1024;
 const SCRIPT_TIMEOUT_MS = 30_000;
 const MAX_WAIT_SECONDS = 50;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // zsh as the login shell: plain sh rules (no error on a glob without matches). A no-op elsewhere.
 const ZSH_AS_SH = `[ -n "\${ZSH_VERSION:-}" ] && emulate sh`;
 
@@ -179,6 +171,7 @@ export class JobStore {
   #retention: number;
   #maxFinished: number;
   #wrapperShell: string;
+  #sudoPassword: (() => string | undefined) | undefined;
   #started = new Set<string>();
 
   /** A store over `shell`; nothing is read or written until the first call. */
@@ -192,6 +185,7 @@ export class JobStore {
     this.#retention = options.retentionSeconds ?? 7 * 86400;
     this.#maxFinished = options.maxFinished ?? 200;
     this.#wrapperShell = options.wrapperShell ?? "/bin/sh";
+    this.#sudoPassword = options.sudoPassword;
     for (
       const [name, value, min] of [["segmentBytes", this.#segment, 1024], ["headSegments", this.#head, 1], [
         "tailSegments",
@@ -216,11 +210,12 @@ export class JobStore {
     }
     const id = newJobId();
     const nonce = frameNonce();
-    const sudo = spec.sudo === undefined
+    const password = spec.sudo === undefined
       ? undefined
-      : spec.sudo.password === undefined
-      ? "nopassword"
-      : "password";
+      : spec.sudo === true
+      ? this.#sudoPassword?.()
+      : spec.sudo.password;
+    const sudo = spec.sudo === undefined ? undefined : password === undefined ? "nopassword" : "password";
     const script = startScript({
       root: this.#root,
       meta: {
@@ -240,21 +235,29 @@ export class JobStore {
       follow: options.follow === undefined ? undefined : { maxBytes: options.follow.maxBytes, nonce },
       shell: this.#wrapperShell,
     });
-    const stdin = startStdin(spec);
+    const stdin = startStdin(spec, password);
     this.#started.add(id);
+    const shellOptions = {
+      stdin,
+      signal: options.signal,
+      timeoutMs: options.follow === undefined
+        ? SCRIPT_TIMEOUT_MS
+        : spec.timeoutSeconds * 1000 + SCRIPT_TIMEOUT_MS,
+    };
+    const follow = options.follow;
     const answer = parseAnswer(
-      await this.#shell.run(withZsh(script), {
-        stdin,
-        signal: options.signal,
-        timeoutMs: options.follow === undefined
-          ? SCRIPT_TIMEOUT_MS
-          : spec.timeoutSeconds * 1000 + SCRIPT_TIMEOUT_MS,
-      }),
+      follow !== undefined && this.#shell.runFast !== undefined
+        ? await this.#shell.runFast(withZsh(script), {
+          ...shellOptions,
+          maxAnswerBytes: 2 * follow.maxBytes + 65_536,
+        })
+        : await this.#shell.run(withZsh(script), shellOptions),
     );
     if (answer.error !== undefined) {
       this.#started.delete(id);
-      throw this.#startError(answer.error);
+      throw startError(answer.error, this.#label);
     }
+    if (answer.startedPid === undefined && options.signal?.aborted) return { job_id: id, pid: null };
     if (answer.startedPid === undefined) {
       throw new JobError(
         "protocol",
@@ -373,6 +376,51 @@ export class JobStore {
     return [...running, ...done];
   }
 
+  /**
+   * Writes the host record of a job that runs inside the server process (sync, package_manage, a
+   * capture, a `run` that outlived its wait): listed like any job, and `lost` to a later server
+   * unless its end was recorded with {@link recordEnd}. Returns the new id.
+   */
+  async record(
+    spec: { preview: string; tool: string; timeoutSeconds: number },
+    options: JobCallOptions,
+  ): Promise<string> {
+    const id = newJobId();
+    const answer = await this.#call(
+      recordScript(this.#root, {
+        id,
+        owner: ownerDigest(options.owner),
+        commandDigest: commandDigest(spec.preview),
+        preview: spec.preview.length > 200 ? spec.preview.slice(0, 199) + "…" : spec.preview,
+        timeoutSeconds: spec.timeoutSeconds,
+        segmentBytes: this.#segment,
+        headSegments: this.#head,
+        tailSegments: this.#tail,
+        tool: spec.tool,
+      }),
+      options.signal,
+      SCRIPT_TIMEOUT_MS,
+    );
+    if (answer.error !== undefined) throw startError(answer.error, this.#label);
+    this.#started.add(id);
+    return id;
+  }
+
+  /** Records the end of a server-run job (see {@link record}). */
+  async recordEnd(id: string, end: RecordedEnd, signal?: AbortSignal): Promise<void> {
+    this.#checkId(id);
+    const fields = [
+      `status=${end.status}`,
+      `code=${end.exitCode ?? "-"}`,
+      `signal=${end.signal?.replace(/^SIG/, "") ?? "-"}`,
+      `ended=${Math.floor(Date.now() / 1000)}`,
+      "out_failed=0 err_failed=0",
+      `cancelled=${end.cancelled ? 1 : 0}`,
+      `timed_out=${end.status === "timed_out" ? 1 : 0}`,
+    ].join(" ");
+    await this.#call(recordEndScript(this.#root, id, fields), signal, SCRIPT_TIMEOUT_MS);
+  }
+
   async #call(
     script: ShellCommand,
     signal: AbortSignal | undefined,
@@ -422,52 +470,6 @@ export class JobStore {
     }
     return viewOf(record, answer);
   }
-
-  #startError(error: { code: string; detail: string }): JobError {
-    const where = `on ${this.#label}`;
-    const detail = error.detail.trim();
-    if (error.code === "tools") {
-      const what = detail === "setsid"
-        ? "neither `setsid` (util-linux) nor Perl's POSIX module, needed to detach the job from the SSH session"
-        : `\`${detail}\`, needed to record the job's output`;
-      return new JobError("missing_tool", `Cannot start a job ${where}: the host has ${what}`, {
-        hint: detail === "setsid"
-          ? "Install util-linux (Linux) or perl on the host, or run the command without a job (a `timeout` within the `wait` budget)."
-          : "Install coreutils on the host, or run the command without a job (a `timeout` within the `wait` budget).",
-      });
-    }
-    if (/no space|quota/i.test(detail)) {
-      return new JobError("disk_full", `Cannot start a job ${where}: the disk is full (${detail})`, {
-        hint:
-          "Free space in the remote user's home (old jobs: call `jobs` to clean up finished ones), then retry.",
-      });
-    }
-    if (error.code === "owner") {
-      return new JobError("not_writable", `Cannot start a job ${where}: ${detail} belongs to another user`, {
-        hint: "Fix the owner of that directory (it must belong to the SSH user), then retry.",
-      });
-    }
-    const hint =
-      "Jobs keep their files in ${XDG_STATE_HOME:-~/.local/state}/ssh-mcp/jobs of the SSH user: make that writable (a read-only or full home cannot hold jobs; `jobs` deletes finished ones), or run the command without a job (a `timeout` within the `wait` budget).";
-    if (error.code === "mkdir" || /read-only|permission denied/i.test(detail)) {
-      return new JobError(
-        "not_writable",
-        `Cannot start a job ${where}: cannot create the job's files (${detail})`,
-        {
-          hint,
-        },
-      );
-    }
-    if (error.code === "write") {
-      // The directory was created, so a write that fails is a full disk or quota in practice.
-      return new JobError(
-        "disk_full",
-        `Cannot start a job ${where}: writing the job's files failed, the disk is probably full (${detail})`,
-        { hint },
-      );
-    }
-    return new JobError("start_failed", `Cannot start a job ${where}: ${error.code} ${detail}`.trim());
-  }
 }
 
 function withZsh(script: ShellCommand): ShellCommand {
@@ -475,126 +477,5 @@ function withZsh(script: ShellCommand): ShellCommand {
 }
 
 /** The script the login shell evaluates: exports, cd, then the command. */
-export function runScript(spec: Pick<JobStartSpec, "command" | "cwd" | "env">): ShellCommand {
-  const lines: ShellCommand[] = [];
-  for (const [name, value] of Object.entries(spec.env ?? {})) {
-    if (!ENV_NAME.test(name)) {
-      throw new TypeError(`Cannot set environment variable "${name}": not a shell identifier`);
-    }
-    lines.push(sh`export ${name}=${value}`);
-  }
-  if (spec.cwd !== undefined) lines.push(sh`cd -- ${spec.cwd} || exit 1`);
-  lines.push(spec.command);
-  return joinCommands(lines, "\n");
-}
-
-function startStdin(spec: JobStartSpec): Uint8Array | undefined {
-  const parts: Uint8Array[] = [];
-  if (spec.sudo?.password !== undefined) {
-    if (/[\r\n]/.test(spec.sudo.password)) {
-      throw new TypeError("Cannot use a sudo password with a line break");
-    }
-    parts.push(new TextEncoder().encode(spec.sudo.password + "\n"));
-  }
-  if (spec.stdin !== undefined && spec.stdin.length > 0) parts.push(spec.stdin);
-  if (parts.length === 0) return undefined;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function checkOffset(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`Cannot read from ${name} ${value}: offsets are whole numbers of bytes ≥ 0`);
-  }
-}
-
-function emptyView(id: string): JobView {
-  return {
-    job_id: id,
-    status: "lost",
-    exit_code: null,
-    signal: null,
-    cancelled: false,
-    command: "",
-    command_digest: "",
-    tool: "",
-    started_at: null,
-    ended_at: null,
-    timeout_seconds: null,
-    stdout_bytes: 0,
-    stderr_bytes: 0,
-    dropped_bytes: 0,
-  };
-}
-
-function startOf(view: JobView): number {
-  return view.started_at === null ? 0 : Date.parse(view.started_at) / 1000;
-}
-
-function endOf(view: JobView): number {
-  return view.ended_at === null ? startOf(view) : Date.parse(view.ended_at) / 1000;
-}
-
-/** One stream of a page: its text, where it starts (after any gap) and the next offset. */
-function page(
-  slices: readonly Slice[],
-  stream: "o" | "e",
-  offset: number,
-  total: number,
-  final: boolean,
-  name: string,
-  id: string,
-): { text: string; start: number; next: number } {
-  if (offset > total) {
-    throw new JobError(
-      "bad_offset",
-      `Cannot read job ${id} from ${name} ${offset}: the stream has only ${total} bytes so far`,
-      {
-        hint: `Pass the ${
-          name === "offset" ? "next_offset" : "stderr_next_offset"
-        } the previous call returned (or 0).`,
-      },
-    );
-  }
-  const slice = slices.find((s) => s.stream === stream);
-  if (slice === undefined) return { text: "", start: offset, next: offset };
-  const reachesEnd = slice.offset + slice.bytes.length >= total;
-  let keep = final && reachesEnd ? slice.bytes.length : completeUtf8Length(slice.bytes);
-  // A character cut by the output cap's deleted range can never complete: pass it on as it is.
-  if (keep === 0 && !reachesEnd) keep = slice.bytes.length;
-  return {
-    text: new TextDecoder().decode(slice.bytes.subarray(0, keep)),
-    start: slice.offset,
-    next: slice.offset + keep,
-  };
-}
-
-/** Head and tail slices of a finished job, as a command result shows them. */
-function inlineOutput(view: JobView, slices: readonly Slice[], maxBytes: number): InlineOutput {
-  const text = (stream: "o" | "e", total: number): { text: string; truncated: boolean } => {
-    const parts = slices.filter((s) => s.stream === stream);
-    const decoder = new TextDecoder();
-    if (parts.length <= 1) {
-      const bytes = parts[0]?.bytes ?? new Uint8Array();
-      const omitted = total - bytes.length;
-      return omitted > 0
-        ? { text: `${decoder.decode(bytes)}\n…[${omitted} bytes omitted]…\n`, truncated: true }
-        : { text: decoder.decode(bytes), truncated: false };
-    }
-    const [head, tail] = [parts[0]!, parts[parts.length - 1]!];
-    const omitted = tail.offset - (head.offset + head.bytes.length);
-    return {
-      text: `${decoder.decode(head.bytes)}\n…[${omitted} bytes omitted]…\n${decoder.decode(tail.bytes)}`,
-      truncated: true,
-    };
-  };
-  void maxBytes;
-  const out = text("o", view.stdout_bytes);
-  const err = text("e", view.stderr_bytes);
-  return { stdout: out.text, stderr: err.text, truncated: out.truncated || err.truncated };
-}
+export { runScript };
+export type { InlineOutput, JobStartSpec };

@@ -3,11 +3,13 @@
  */
 import { z } from "zod";
 import { ToolError } from "../../errors.ts";
-import { raw, sh } from "../../shell/sh.ts";
+import { raw } from "../../shell/sh.ts";
 import { defineTool, type Toolset } from "../define.ts";
 import { runOnTargets } from "../fleet/run.ts";
 import { targetsInput, withFleetOutput } from "../fleet/schema.ts";
-import { describeExec, execFailed, resolveTimeout } from "../remote.ts";
+import { describeExec, execFailed } from "../remote.ts";
+import { runJobShape, waitSeconds } from "../jobs/schemas.ts";
+import { runCommand } from "./run.ts";
 import { HINTS, target, timeoutSeconds } from "../schemas.ts";
 
 const hostKeySchema = z.object({
@@ -139,13 +141,18 @@ const run = defineTool({
   description:
     "Runs a shell command on a connected host and returns stdout, stderr and the exit code separately. " +
     "Each call is a fresh process (cwd, variables do not carry over: pass cwd/env). At the timeout the whole " +
-    "process group is killed. If connection_lost is true the outcome is unknown: check before re-running. " +
-    "With `targets` it runs on many hosts at once and returns results[] and groups[] of identical answers.",
+    "process group is killed. If the command outlives `wait` (25 s) the result has a job_id and status " +
+    "running: it goes on; call job_output with that job_id, do not run it again. For long work give a " +
+    "`timeout` (it then runs detached on the host). connection_lost: outcome unknown, check before " +
+    "re-running. With `targets` it runs on many hosts at once and returns results[] and groups[].",
   input: z.object({
     command: z.string().min(1).max(1_000_000).describe("Shell command line, run by the login shell"),
     target,
     targets: targetsInput,
     timeout: timeoutSeconds,
+    wait: waitSeconds.describe(
+      "Seconds to wait for the end before answering with a job_id (default: the server's -run-wait, 25; at most 50). 0: start it as a job on the host and answer at once",
+    ),
     cwd: z.string().max(4096).optional().describe("Working directory (default: the user's home)"),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(100_000)).optional().describe(
       "Environment variables to set (visible in the remote process table: pass secrets via stdin)",
@@ -156,31 +163,11 @@ const run = defineTool({
     ),
   }),
   // Single-target fields are present without `targets`; results/groups/failed only with it.
-  output: withFleetOutput(execResultShape),
+  output: withFleetOutput({ ...execResultShape, ...runJobShape }),
   annotations: HINTS.changeRemote,
   handler: async (args, ctx) => {
     if (args.targets !== undefined) return await runOnTargets({ ...args, targets: args.targets }, ctx);
-    const timeoutMs = resolveTimeout(ctx, args.timeout);
-    const started = Date.now();
-    const ticker = setInterval(
-      () => ctx.progress(Math.round((Date.now() - started) / 1000), timeoutMs / 1000, "running"),
-      1000,
-    );
-    try {
-      const result = await ctx.connections.exec(args.target, {
-        command: sh`eval ${args.command}`,
-        cwd: args.cwd,
-        env: args.env,
-        stdin: args.stdin === undefined ? undefined : new TextEncoder().encode(args.stdin),
-        sudo: args.sudo,
-        timeoutMs,
-        maxOutputBytes: ctx.limits.maxOutputBytes,
-        signal: ctx.signal,
-      });
-      return { data: result, text: describeExec(result), isError: execFailed(result) };
-    } finally {
-      clearInterval(ticker);
-    }
+    return await runCommand(args, ctx);
   },
 });
 

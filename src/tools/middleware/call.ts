@@ -33,6 +33,11 @@ export interface CallScope {
   signal: AbortSignal;
   /** Marks the call finished (the session may be reaped again). */
   end(): void;
+  /**
+   * Keeps the session busy beyond the call (a job the server runs on its connections) until the
+   * returned function is called.
+   */
+  hold(): () => void;
 }
 
 /** Finds (or creates) the session for a call; throws `LimitError` when limits are reached. */

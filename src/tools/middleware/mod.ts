@@ -68,14 +68,19 @@ function invoke(tool: ToolDefinition, identity: ServerIdentity): CallHandler {
     const ctx: ToolContext = {
       connections: scope.connections,
       signal: AbortSignal.any(call.signals),
+      sessionSignal: scope.signal,
       progress: call.progress,
       limits: call.limits,
       log: call.log,
       caller: scope.caller,
       identity,
+      keepSessionBusy: () => scope.hold(),
     };
     const reply = await tool.handler(call.args, ctx);
-    if (reply.isError) call.outcome = "error";
+    // A call the client cancelled (or a session that closed) answers with what was killed: "cancelled".
+    if (reply.isError) {
+      call.outcome = call.sdk.mcpReq.signal.aborted || scope.signal.aborted ? "cancelled" : "error";
+    }
     return structuredResult(reply.data as Record<string, unknown>, reply.text, reply.isError ?? false);
   };
 }
