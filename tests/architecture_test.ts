@@ -32,7 +32,7 @@ const MAX_LINES = 600;
  */
 const OVERSIZE_PENDING: Record<string, number> = {
   // The flag table and its parsers; other branches are adding flags to it right now.
-  "src/config.ts": 905,
+  "src/config.ts": 926,
 };
 
 async function sourceFiles(dir: string): Promise<string[]> {
