@@ -218,14 +218,19 @@ class Ssh2Connection implements SshConnection {
         if (!this.#alive) {
           return reject(new SshError("connection_lost", "Cannot open a channel: the connection is closed"));
         }
-        this.#client.exec(command, (error, channel) => {
-          if (error) {
-            return reject(new SshError("channel_failed", `Cannot open an exec channel: ${error.message}`));
-          }
-          const process = wrapChannel(channel, this.closed);
-          process.done.finally(release);
-          resolve(process);
-        });
+        try {
+          this.#client.exec(command, (error, channel) => {
+            if (error) {
+              return reject(new SshError("channel_failed", `Cannot open an exec channel: ${error.message}`));
+            }
+            const process = wrapChannel(channel, this.closed);
+            process.done.finally(release);
+            resolve(process);
+          });
+        } catch (error) {
+          // ssh2 throws "Not connected" before the close event when the socket just died.
+          reject(new SshError("connection_lost", `Cannot open a channel: ${(error as Error).message}`));
+        }
       });
     } catch (error) {
       release();

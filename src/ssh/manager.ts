@@ -15,6 +15,7 @@ import type {
   ConnectRequest,
   ConnectSpec,
   ExecResult,
+  RemoteProcess,
   RunRequest,
   SshConnection,
 } from "./connection.ts";
@@ -27,7 +28,7 @@ import {
 import { configHostNames } from "./config/hosts.ts";
 import { authMethods, type CredentialSources } from "./credentials.ts";
 import type { HostKeyVerdict, PreferredHostKeyAlgorithms, VerifyHostKey } from "./host_keys/policy.ts";
-import { execShell } from "./jobs/exec_shell.ts";
+import { collectAnswer } from "./jobs/exec_shell.ts";
 import { type JobShell, JobStore } from "./jobs/store.ts";
 import { Link } from "./link.ts";
 import type { Sftp } from "./sftp/sftp.ts";
@@ -252,9 +253,27 @@ export class ConnectionManager implements Connections, AsyncDisposable {
 
   #jobShell(managed: Managed): JobShell {
     const live = async (signal?: AbortSignal) => (await this.#live(managed.alias, signal)).link;
+    // A start that waits for the end runs once: a drop reports, never re-runs.
     return {
-      run: async (script, options) =>
-        await execShell((await live(options.signal)).connection).run(script, options),
+      // Opening the channel starts nothing yet: when the link dies under it (refused, or found dead),
+      // the link is replaced and the channel opened once more.
+      run: async (script, options) => {
+        for (let attempt = 0;; attempt++) {
+          const link = await live(options.signal);
+          let process: RemoteProcess;
+          try {
+            process = await link.connection.exec(script.text, { signal: options.signal });
+          } catch (error) {
+            const retry = error instanceof SshError &&
+              (error.code === "connection_lost" || error.code === "channel_failed");
+            if (!retry || attempt > 0) throw error;
+            await Promise.race([link.connection.closed, sleep(1000)]);
+            if (link.connection.alive) throw error;
+            continue;
+          }
+          return await collectAnswer(process, options);
+        }
+      },
       runFast: async (script, options) => {
         const result = await (await live(options.signal)).shells.execute({
           command: script,
