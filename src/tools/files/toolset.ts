@@ -2,6 +2,7 @@
  * Files toolset over SFTP only (no shell): read, write, edit, list_dir, sync. read and list_dir are
  * here; write and edit in `files_write.ts`, sync in `files_sync.ts`.
  */
+import { withWaitBudget } from "../jobs/budget.ts";
 import { Buffer } from "node:buffer";
 import { z } from "zod";
 import { octalMode, type Sftp, symbolicMode } from "../../ssh/sftp/sftp.ts";
@@ -330,4 +331,18 @@ const listDir = defineTool({
 });
 
 /** The files toolset. */
-export const FILES: Toolset = { name: "files", tools: [read, write, edit, listDir, sync, upload, download] };
+export const FILES: Toolset = {
+  name: "files",
+  tools: [
+    read,
+    write,
+    edit,
+    listDir,
+    withWaitBudget<{ source_node: string; source_path: string; dest_node: string; dest_path: string }>(sync, {
+      target: (args) => args.dest_node,
+      preview: (args) => `sync ${args.source_node}:${args.source_path} → ${args.dest_node}:${args.dest_path}`,
+    }),
+    upload,
+    download,
+  ],
+};

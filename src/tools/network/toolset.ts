@@ -3,6 +3,7 @@
  * tool runs one remote script built with `sh`; output is parsed in TypeScript.
  * Patterns and paths only ever reach the host as quoted words after `-e`, `-name` or `--`.
  */
+import { withWaitBudget } from "../jobs/budget.ts";
 import { z } from "zod";
 import { ToolError } from "../../errors.ts";
 import { sh } from "../../shell/sh.ts";
@@ -314,5 +315,14 @@ s end`,
 /** The network toolset. */
 export const NETWORK: Toolset = {
   name: "network",
-  tools: [netStat, searchFiles, searchText, PACKAGE_MANAGE],
+  tools: [
+    netStat,
+    searchFiles,
+    searchText,
+    withWaitBudget<{ action: string; pkg?: string; target?: string; timeout?: number }>(PACKAGE_MANAGE, {
+      target: (args) => args.target,
+      preview: (args) => `package_manage ${args.action}${args.pkg ? ` ${args.pkg}` : ""}`,
+      timeoutSeconds: (args, ctx) => args.timeout ?? ctx.limits.commandTimeoutMs / 1000,
+    }),
+  ],
 };

@@ -4,11 +4,12 @@
  * network diagnostics in voip_net.ts, the capture engine in voip_capture.ts. Captures are parsed by our
  * own TypeScript parsers in src/sip/. A `capture` argument is an id from this session or a remote path.
  */
+import { withWaitBudget } from "../jobs/budget.ts";
 import { z } from "zod";
 import { callFlow, renderLadder } from "../../sip/call_flow.ts";
 import { extractSdp } from "../../sip/sdp.ts";
 import { callStats, registrations } from "../../sip/sip_stats.ts";
-import { defineTool, type Toolset } from "../define.ts";
+import { defineTool, type ToolDefinition, type Toolset } from "../define.ts";
 import { HINTS, target } from "../schemas.ts";
 import { loadAndAnalyse, sourceLine } from "./capture.ts";
 import {
@@ -329,19 +330,28 @@ const VOIP_EXTRACT_SDP = defineTool({
   },
 });
 
+/** A capture tool under the wait budget: captures longer than the wait become jobs of this server. */
+function capturing(tool: ToolDefinition): ToolDefinition {
+  return withWaitBudget<{ target?: string; duration?: number }>(tool, {
+    target: (args) => args.target,
+    preview: (args) => `${tool.name} for ${args.duration ?? 10} s`,
+    timeoutSeconds: (args) => args.duration ?? null,
+  });
+}
+
 /** The VoIP toolset, in the seed's order. */
 export const VOIP: Toolset = {
   name: "voip",
   tools: [
     VOIP_DISCOVER_CONTAINERS,
-    VOIP_SIP_CAPTURE,
+    capturing(VOIP_SIP_CAPTURE),
     VOIP_CALL_FLOW,
     VOIP_REGISTRATIONS,
     VOIP_CALL_STATS,
     VOIP_EXTRACT_SDP,
-    VOIP_PACKET_CHECK,
-    VOIP_NETWORK_CAPTURE,
-    VOIP_RTP_CAPTURE,
+    capturing(VOIP_PACKET_CHECK),
+    capturing(VOIP_NETWORK_CAPTURE),
+    capturing(VOIP_RTP_CAPTURE),
     VOIP_NETWORK_DIAGNOSTICS,
   ],
 };

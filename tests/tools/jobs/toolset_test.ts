@@ -250,3 +250,34 @@ Deno.test("a session whose job the server runs is not reaped; bad ids and offset
     JSON.stringify(lines.slice(-3)),
   );
 });
+
+Deno.test("a long tool past the wait becomes a job of the server whose result job_output returns (sync)", async () => {
+  await using sshd = await startSshd();
+  // A wait of 0: every budgeted call answers with a job at once (a run starts on the host).
+  await using server = await startHttpServer({ args: ["-run-wait", "0"] });
+  await using client = await httpClient(server, "modern");
+  const { alias } = await call<{ alias: string }>(client, "connect", passwordLogin(sshd));
+  const name = `ssh-mcp-sync-${crypto.randomUUID()}`;
+  const content = "x".repeat(300_000);
+  await call(client, "write", { path: `/tmp/${name}.src`, content });
+  const started = await client.callTool({
+    name: "sync",
+    arguments: { source_node: alias, source_path: `/tmp/${name}.src`, dest_node: alias, dest_path: `/tmp/${name}.dst` },
+  });
+  assert.notEqual(started.isError, true, textOf(started));
+  const job = started.structuredContent as { job_id: string; status: string; backing: string };
+  assert.deepEqual([job.status, job.backing], ["running", "server"]);
+  assert.match(textOf(started), /call job_output with/);
+  let page: Page & { result?: { bytes: number; files: number } };
+  do {
+    page = await call(client, "job_output", { job_id: job.job_id, wait: 20 });
+  } while (page.status === "running");
+  assert.deepEqual([page.status, page.exit_code], ["exited", 0]);
+  assert.deepEqual([page.result?.files, page.result?.bytes], [1, 300_000]);
+  const copied = await call<{ stdout: string }>(client, "run", {
+    command: `wc -c < /tmp/${name}.dst; rm -f /tmp/${name}.src /tmp/${name}.dst`,
+    wait: 20,
+    timeout: 10,
+  });
+  assert.equal(copied.stdout.trim(), "300000");
+});
