@@ -22,6 +22,7 @@ import type { ToolDefinition } from "./tools/define.ts";
 import { refusedStateEntry } from "./tools/middleware/approval_state.ts";
 import type { MiddlewareOptions } from "./tools/middleware/mod.ts";
 import { registerTools } from "./tools/registry.ts";
+import { registerTasks } from "./tools/jobs/tasks.ts";
 import { VERSION } from "./version.ts";
 
 /** Options of {@link createServer}. */
@@ -83,6 +84,7 @@ export function createServer(options: ServerOptions): McpServer {
     canElicit,
     clientLog: (ctx, name) => logs.forRequest(ctx, name),
   });
+  registerTasks(server, options);
 
   const deps: SurfaceDeps = {
     configHosts: options.surface?.configHosts ?? (() => []),

@@ -19,7 +19,7 @@ export type FoundJob =
  * `not_found` passes the search on to the next connection.
  */
 export async function withJob<T>(
-  ctx: ToolContext,
+  ctx: Pick<ToolContext, "connections" | "caller" | "signal">,
   id: string,
   target: string | undefined,
   use: (found: FoundJob) => Promise<T>,

@@ -5,6 +5,7 @@
  * operator configured approval or a policy — the per-host policy and the human yes; then the handler.
  * Each concern is one wrapper in its own file.
  */
+import { asTask, declaresTasks } from "../jobs/tasks.ts";
 import type { ServerContext } from "@modelcontextprotocol/server";
 import type { AuditSink } from "../audit.ts";
 import type { ConfirmKind } from "../../config.ts";
@@ -81,7 +82,13 @@ function invoke(tool: ToolDefinition, identity: ServerIdentity): CallHandler {
     if (reply.isError) {
       call.outcome = call.sdk.mcpReq.signal.aborted || scope.signal.aborted ? "cancelled" : "error";
     }
-    return structuredResult(reply.data as Record<string, unknown>, reply.text, reply.isError ?? false);
+    const result = structuredResult(
+      reply.data as Record<string, unknown>,
+      reply.text,
+      reply.isError ?? false,
+    );
+    // A job answer becomes a task for a request that declared the Tasks extension.
+    return declaresTasks(call.sdk) ? asTask(result) : result;
   };
 }
 

@@ -262,7 +262,12 @@ Deno.test("a long tool past the wait becomes a job of the server whose result jo
   await call(client, "write", { path: `/tmp/${name}.src`, content });
   const started = await client.callTool({
     name: "sync",
-    arguments: { source_node: alias, source_path: `/tmp/${name}.src`, dest_node: alias, dest_path: `/tmp/${name}.dst` },
+    arguments: {
+      source_node: alias,
+      source_path: `/tmp/${name}.src`,
+      dest_node: alias,
+      dest_path: `/tmp/${name}.dst`,
+    },
   });
   assert.notEqual(started.isError, true, textOf(started));
   const job = started.structuredContent as { job_id: string; status: string; backing: string };
