@@ -95,7 +95,6 @@ Deno.test("run{targets} over 50 aliases of one sshd gives one group", async () =
       ),
     );
   }
-  const started = Date.now();
   const result = await client.callTool({ name: "run", arguments: { command: "id -un", targets: ["web-*"] } });
   assert.equal(result.isError, undefined, textOf(result));
   const data = result.structuredContent as unknown as FleetResult;
