@@ -11,7 +11,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { installCompletions } from "./server/completions.ts";
 import type { PromptDefinition, ResourceDefinition, SurfaceDeps } from "./server/define.ts";
-import { NO_JOBS } from "./server/jobs_source.ts";
+import { SESSION_JOBS } from "./server/session_jobs.ts";
 import { ClientLogChannel } from "./server/logging.ts";
 import { registerPrompts, selectPrompts } from "./server/prompts.ts";
 import { registerResources } from "./server/resources.ts";
@@ -89,7 +89,7 @@ export function createServer(options: ServerOptions): McpServer {
   const deps: SurfaceDeps = {
     configHosts: options.surface?.configHosts ?? (() => []),
     knownHosts: options.surface?.knownHosts ?? [],
-    jobs: options.surface?.jobs ?? NO_JOBS,
+    jobs: options.surface?.jobs ?? SESSION_JOBS,
     limits: options.limits,
   };
   const surface = { openScope: options.openScope, deps };

@@ -11,7 +11,7 @@ import { newJobId } from "../../ssh/jobs/ids.ts";
 import type { JobStore } from "../../ssh/jobs/store.ts";
 import type { ToolContext, ToolDefinition, ToolReply } from "../define.ts";
 import { BACKGROUND_JOBS, type BackgroundEnd } from "./background.ts";
-import { JOB_BACKING } from "./schemas.ts";
+import { DEFAULT_RUN_WAIT_MS, JOB_BACKING } from "./schemas.ts";
 
 /** How to describe a call of the wrapped tool as a job. */
 export interface BudgetOptions<Args> {
@@ -82,7 +82,7 @@ async function budgeted<Args>(
   const work = tool.handler(args as never, inner);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<"expired">((resolve) =>
-    timer = setTimeout(() => resolve("expired"), ctx.limits.runWaitMs)
+    timer = setTimeout(() => resolve("expired"), ctx.limits.runWaitMs ?? DEFAULT_RUN_WAIT_MS)
   );
   let outcome: Awaited<typeof work> | "expired";
   try {

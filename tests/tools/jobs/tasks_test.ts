@@ -94,6 +94,15 @@ Deno.test("Tasks: a declaring request gets a task for long work, tasks/get retur
   assert.equal(hosted.resultType, "task");
   const hostedDone = await untilDone(url, String(hosted.taskId));
   assert.equal((hostedDone.result as { structuredContent: Json }).structuredContent.stdout, "on host\n");
+  // The same job as an ssh://jobs/{job_id} resource.
+  const uri = `ssh://jobs/${hosted.taskId}`;
+  const read = await rpc(url, "resources/read", { uri }, false, uri);
+  const resource = read.result as {
+    contents: Array<{ text: string }>;
+  };
+  assert.ok(resource, JSON.stringify(read));
+  const shown = JSON.parse(resource.contents[0]!.text) as Json;
+  assert.deepEqual([shown.status, shown.stdout], ["exited", "on host\n"]);
   const quick = (await call(url, "run", { command: "echo quick" }, true)).result as Json;
   assert.equal(quick.resultType, "complete");
 
