@@ -30,10 +30,7 @@ const MAX_LINES = 600;
  * Files over {@link MAX_LINES} that are being split on other branches, with the size they may not
  * exceed meanwhile. An entry fails as soon as its file is back under the limit: remove it then.
  */
-const OVERSIZE_PENDING: Record<string, number> = {
-  // The flag table and its parsers; other branches are adding flags to it right now.
-  "src/config.ts": 926,
-};
+const OVERSIZE_PENDING: Record<string, number> = {};
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
