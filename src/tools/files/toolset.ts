@@ -342,7 +342,13 @@ export const FILES: Toolset = {
       target: (args) => args.dest_node,
       preview: (args) => `sync ${args.source_node}:${args.source_path} → ${args.dest_node}:${args.dest_path}`,
     }),
-    upload,
-    download,
+    withWaitBudget<{ local_path: string; remote_path: string; target?: string }>(upload, {
+      target: (args) => args.target,
+      preview: (args) => `upload ${args.local_path} → ${args.target ?? "(default)"}:${args.remote_path}`,
+    }),
+    withWaitBudget<{ local_path: string; remote_path: string; target?: string }>(download, {
+      target: (args) => args.target,
+      preview: (args) => `download ${args.target ?? "(default)"}:${args.remote_path} → ${args.local_path}`,
+    }),
   ],
 };
