@@ -222,7 +222,8 @@ Deno.test("streams carry a MOS estimate that falls with loss, and name the model
 Deno.test("RtpAnalyzer stays linear with thousands of streams sharing one SSRC or one port pair", () => {
   // Work per packet must not grow with the number of streams that share an SSRC or a port pair (a
   // linear scan made this quadratic). Compared as a ratio of two sizes measured side by side, so a
-  // slow or busy machine does not fail it: linear is ~4× for 4× the packets, quadratic ~16×.
+  // slow or busy machine does not fail it: for 10× the packets this measures 10–20× (allocation and
+  // GC included), a quadratic scan ~100×.
   const load = (n: number) => {
     const rtp = new RtpAnalyzer();
     const t = performance.now();
@@ -233,8 +234,8 @@ Deno.test("RtpAnalyzer stays linear with thousands of streams sharing one SSRC o
     assert.equal(rtp.streams().length, 2 * n);
     return performance.now() - t;
   };
-  load(2_000); // warm-up: compile the hot paths first
-  const small = Math.min(load(5_000), load(5_000));
+  load(1_000); // warm-up: compile the hot paths first
+  const small = Math.min(load(2_000), load(2_000), load(2_000));
   const large = Math.min(load(20_000), load(20_000));
-  assert.ok(large / small < 9, `4× the streams took ${(large / small).toFixed(1)}× the time`);
+  assert.ok(large / small < 45, `10× the streams took ${(large / small).toFixed(1)}× the time`);
 });
