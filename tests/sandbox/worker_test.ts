@@ -116,6 +116,9 @@ Deno.test("main.ts, which holds the wide permissions, loads only our config and 
   assert.deepEqual(local, [
     "main.ts",
     "src/config.ts",
+    "src/config/flags.ts",
+    "src/config/types.ts",
+    "src/config/values.ts",
     "src/sandbox/plan.ts",
     "src/sandbox/worker.ts",
     "src/version.ts",
