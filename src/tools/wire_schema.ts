@@ -140,7 +140,10 @@ const ANNOTATION_KEYS = new Set([
 export function portableJsonSchema(schema: Json): Json {
   const out: Json = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (SCHEMA_KEYS.includes(key) && isObject(value)) out[key] = portableJsonSchema(value);
+    // `{}` accepts anything, as `true` does; strict validators flag the object spelling as a schema
+    // that constrains nothing, so a free-form object says `additionalProperties: true`.
+    if (key === "additionalProperties" && isObject(value) && Object.keys(value).length === 0) out[key] = true;
+    else if (SCHEMA_KEYS.includes(key) && isObject(value)) out[key] = portableJsonSchema(value);
     else if (SCHEMA_LIST_KEYS.includes(key) && Array.isArray(value)) {
       out[key] = value.map((v) => (isObject(v) ? portableJsonSchema(v) : v));
     } else if (SCHEMA_MAP_KEYS.includes(key) && isObject(value)) {

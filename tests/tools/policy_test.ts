@@ -89,7 +89,7 @@ Deno.test("invalid policy files are refused with the file, the JSON path and wha
       "run, destructive, sudo, host-key",
     ]],
     ['{"hosts":[{"match":"a","toolsets":["core","shell"]}]}', "$.hosts[0].toolsets[1]", [
-      "core, files, docker",
+      "core, jobs, files, docker",
     ]],
     ['{"hosts":[{"match":"a","allow_commands":["(("]}]}', "$.hosts[0].allow_commands[0]", [
       "regular expression",
