@@ -242,15 +242,32 @@ const CANCEL = `[ -d "$j" ] || { printf '@missing\\n'; exit 0; }
 w=$W
 meta "$j" || :
 if [ -n "$W" ] && [ "$W" != "$w" ]; then printf '@notfound\\n'; exit 0; fi
-G=
-[ -f "$j/pgid" ] && IFS= read -r G <"$j/pgid"
-case $G in ''|*[!0-9]*|0|1) G= ;; esac
-if ended "$j" || [ -z "$G" ] || ! alive "$j"; then
+if ended "$j" || ! alive "$j"; then
   hdr
   jr "$j"
   exit 0
 fi
+# The marker first: a wrapper that has not started the command yet kills it as soon as it has.
 : >"$j/cancel"
+G= n=0
+while [ "$n" -lt 50 ]; do
+  [ -f "$j/pgid" ] && IFS= read -r G <"$j/pgid"
+  case $G in ''|*[!0-9]*|0|1) G= ;; *) break ;; esac
+  ended "$j" && break
+  sleep 0.1 2>/dev/null || sleep 1
+  n=$((n + 1))
+done
+if [ -z "$G" ]; then
+  hdr
+  jr "$j"
+  exit 0
+fi
+# pgid is written as the command starts: give its setsid a moment to create the group.
+n=0
+while [ "$n" -lt 20 ] && ! kill -0 -"$G" 2>/dev/null && ! ended "$j"; do
+  sleep 0.05 2>/dev/null || sleep 1
+  n=$((n + 1))
+done
 T=@term
 members
 kill -TERM -"$G" 2>/dev/null

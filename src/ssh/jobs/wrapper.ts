@@ -119,6 +119,8 @@ fi
 c=$!
 exec 4<&-
 printf '%s\\n' "$c" >pgid
+# A cancel that came before the command's group existed (job_cancel waits for pgid, then kills it).
+[ -f cancel ] && kill -TERM -"$c" 2>/dev/null
 # Keeps the first H and the newest K segments of a stream ($1 = o or e).
 prune() {
   n=0
