@@ -160,8 +160,11 @@ const START_DETACH = `if [ "$d" = perl ]; then
 else
   set -- setsid "$Y"
 fi`;
+// The wrapper starts in the job dir (a reader checks its cwd) and its pid is recorded at once: a read
+// right after the start sees a running job, not a lost one.
 const START_STARTED = `P0=$!
 w=
+printf '%s\\n' "$P0" >"$j/pid" 2>/dev/null
 printf '@started %s\\n' "$P0"`;
 
 // Follow: wait for the wrapper, then the record and, per stream, everything up to X bytes or its first
@@ -380,8 +383,8 @@ started=$(date +%s)
     sh`Y=${spec.shell ?? "/bin/sh"}`,
     raw(START_DETACH),
     spec.sudo === "password"
-      ? sh`printf '%s\n' "$w" | "$@" "$j/wrapper.sh" "$j" ${wrapperArgs} >/dev/null 2>&1 &`
-      : sh`"$@" "$j/wrapper.sh" "$j" ${wrapperArgs} </dev/null >/dev/null 2>&1 &`,
+      ? sh`printf '%s\n' "$w" | (cd "$j" && exec "$@" "$j/wrapper.sh" "$j" ${wrapperArgs}) >/dev/null 2>&1 &`
+      : sh`(cd "$j" && exec "$@" "$j/wrapper.sh" "$j" ${wrapperArgs}) </dev/null >/dev/null 2>&1 &`,
     raw(START_STARTED),
   );
   if (spec.follow !== undefined) {
