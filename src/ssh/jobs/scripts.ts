@@ -160,8 +160,11 @@ const START_DETACH = `if [ "$d" = perl ]; then
 else
   set -- setsid "$Y"
 fi`;
+// The wrapper starts in the job dir (a reader checks its cwd) and its pid is recorded at once: a read
+// right after the start sees a running job, not a lost one.
 const START_STARTED = `P0=$!
 w=
+printf '%s\\n' "$P0" >"$j/pid" 2>/dev/null
 printf '@started %s\\n' "$P0"`;
 
 // Follow: wait for the wrapper, then the record and, per stream, everything up to X bytes or its first
@@ -242,15 +245,32 @@ const CANCEL = `[ -d "$j" ] || { printf '@missing\\n'; exit 0; }
 w=$W
 meta "$j" || :
 if [ -n "$W" ] && [ "$W" != "$w" ]; then printf '@notfound\\n'; exit 0; fi
-G=
-[ -f "$j/pgid" ] && IFS= read -r G <"$j/pgid"
-case $G in ''|*[!0-9]*|0|1) G= ;; esac
-if ended "$j" || [ -z "$G" ] || ! alive "$j"; then
+if ended "$j" || ! alive "$j"; then
   hdr
   jr "$j"
   exit 0
 fi
+# The marker first: a wrapper that has not started the command yet kills it as soon as it has.
 : >"$j/cancel"
+G= n=0
+while [ "$n" -lt 50 ]; do
+  [ -f "$j/pgid" ] && IFS= read -r G <"$j/pgid"
+  case $G in ''|*[!0-9]*|0|1) G= ;; *) break ;; esac
+  ended "$j" && break
+  sleep 0.1 2>/dev/null || sleep 1
+  n=$((n + 1))
+done
+if [ -z "$G" ]; then
+  hdr
+  jr "$j"
+  exit 0
+fi
+# pgid is written as the command starts: give its setsid a moment to create the group.
+n=0
+while [ "$n" -lt 20 ] && ! kill -0 -"$G" 2>/dev/null && ! ended "$j"; do
+  sleep 0.05 2>/dev/null || sleep 1
+  n=$((n + 1))
+done
 T=@term
 members
 kill -TERM -"$G" 2>/dev/null
@@ -363,8 +383,8 @@ started=$(date +%s)
     sh`Y=${spec.shell ?? "/bin/sh"}`,
     raw(START_DETACH),
     spec.sudo === "password"
-      ? sh`printf '%s\n' "$w" | "$@" "$j/wrapper.sh" "$j" ${wrapperArgs} >/dev/null 2>&1 &`
-      : sh`"$@" "$j/wrapper.sh" "$j" ${wrapperArgs} </dev/null >/dev/null 2>&1 &`,
+      ? sh`printf '%s\n' "$w" | (cd "$j" && exec "$@" "$j/wrapper.sh" "$j" ${wrapperArgs}) >/dev/null 2>&1 &`
+      : sh`(cd "$j" && exec "$@" "$j/wrapper.sh" "$j" ${wrapperArgs}) </dev/null >/dev/null 2>&1 &`,
     raw(START_STARTED),
   );
   if (spec.follow !== undefined) {

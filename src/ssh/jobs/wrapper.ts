@@ -16,7 +16,7 @@
  * | `stdin` | start | the command's stdin; removed by the wrapper as soon as it has opened it |
  * | `sudo` | start | `password` or `nopassword` when the command runs through sudo (the password itself never touches the disk) |
  * | `wrapper.sh` | start | this program |
- * | `pid` | start, wrapper | the wrapper's pid (it is a session leader; its cwd is the job directory) |
+ * | `pid` | start | the wrapper's pid (a session leader started in the job directory, which readers check) |
  * | `state` | start, wrapper | `running` plus padding; at the end overwritten in place by one `end …` line |
  * | `pgid` | wrapper | the command's process group (the command leads its own session) |
  * | `rc` | the command's shell | the exit status, when the command's shell ended normally |
@@ -64,7 +64,6 @@ export const JOB_WRAPPER =
 J=$1 T=$2 S=$3 H=$4 K=$5
 umask 077
 cd "$J" || exit 1
-printf '%s\\n' "$$" >pid
 M=
 [ -f sudo ] && IFS= read -r M <sudo
 P=
@@ -119,6 +118,8 @@ fi
 c=$!
 exec 4<&-
 printf '%s\\n' "$c" >pgid
+# A cancel that came before the command's group existed (job_cancel waits for pgid, then kills it).
+[ -f cancel ] && kill -TERM -"$c" 2>/dev/null
 # Keeps the first H and the newest K segments of a stream ($1 = o or e).
 prune() {
   n=0

@@ -643,3 +643,25 @@ Deno.test("jobs: a read-only or full disk gives a clear error; output lost to a 
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("jobs: a cancel right after the start (before the command's group exists) still stops it", {
+  ignore: !requirePrograms("dash", "split", "setsid"),
+}, async () => {
+  const host = await localHost("/bin/dash");
+  try {
+    for (let i = 0; i < 3; i++) {
+      const { job_id } = await host.store.start({
+        command: sh`eval ${"sleep 120"}`,
+        preview: "s",
+        timeoutSeconds: 300,
+      }, {
+        owner: OWNER,
+      });
+      const report = await host.store.cancel(job_id, { owner: OWNER });
+      assert.equal(report.view.status, "killed", JSON.stringify(report));
+      assert.equal(report.view.cancelled, true);
+    }
+  } finally {
+    await host.cleanup();
+  }
+});
