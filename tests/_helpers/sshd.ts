@@ -22,7 +22,14 @@ import {
   type PasswdEntry,
   USERS_MARKER,
 } from "./sshd/accounts.ts";
-import { DEFAULT_CONFIG, fingerprintOf, pickPort, quoteSh, subreaperLauncher } from "./sshd/config.ts";
+import {
+  cleanRootHome,
+  DEFAULT_CONFIG,
+  fingerprintOf,
+  pickPort,
+  quoteSh,
+  subreaperLauncher,
+} from "./sshd/config.ts";
 import { CLIENT_KEY_CACHE_DIR, clientKeys, KEY_FILES, keyPaths } from "./sshd/keys.ts";
 import {
   delay,
@@ -194,7 +201,16 @@ export class TestSshd implements AsyncDisposable {
     }
     // -E instead of -e: sshd writes the log file synchronously before it answers the client, so a
     // test that reads the log right after a login sees the line (a stderr pipe would lag).
-    const argv = [...subreaperLauncher(), SSHD, "-D", "-E", this.logPath, "-f", configPath];
+    const argv = [
+      ...cleanRootHome(`${this.dir}/root-home`),
+      ...subreaperLauncher(),
+      SSHD,
+      "-D",
+      "-E",
+      this.logPath,
+      "-f",
+      configPath,
+    ];
     if (this.netns !== undefined) argv.unshift("ip", "netns", "exec", this.netns);
     const command = new Deno.Command(argv[0]!, {
       args: argv.slice(1),

@@ -35,6 +35,41 @@ export function subreaperLauncher(): string[] {
   return launcher;
 }
 
+/**
+ * The argv prefix that runs sshd in a private mount namespace where `/root` is `dir`, holding Debian's
+ * default root dotfiles. Root's own dotfiles on the test image start pyenv, whose `pyenv rehash` takes a
+ * lock file: a root shell killed during it (every cancel test kills process groups) leaves the lock, and
+ * each later root login then waits 60 s for it. Tests measure our server, not the image's dotfiles.
+ * Without unshare (or as non-root) sshd runs as it is.
+ */
+export function cleanRootHome(dir: string): string[] {
+  if (Deno.uid() !== 0) return [];
+  try {
+    Deno.statSync("/usr/bin/unshare");
+  } catch {
+    return [];
+  }
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const [from, to] of [["dot.bashrc", ".bashrc"], ["dot.profile", ".profile"]]) {
+    try {
+      Deno.copyFileSync(`/usr/share/base-files/${from}`, `${dir}/${to}`);
+    } catch {
+      // not Debian: an empty home is as clean
+    }
+  }
+  return [
+    "/usr/bin/unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    "/bin/sh",
+    "-c",
+    'mount --bind "$0" /root && exec "$@"',
+    dir,
+  ];
+}
+
 export function pickPort(host: string): number {
   const listener = Deno.listen({ hostname: host, port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
