@@ -222,8 +222,7 @@ Deno.test("streams carry a MOS estimate that falls with loss, and name the model
 Deno.test("RtpAnalyzer stays linear with thousands of streams sharing one SSRC or one port pair", () => {
   // Work per packet must not grow with the number of streams that share an SSRC or a port pair (a
   // linear scan made this quadratic). Compared as a ratio of two sizes measured side by side, so a
-  // slow or busy machine does not fail it: for 10× the packets this measures 10–20× (allocation and
-  // GC included), a quadratic scan ~100×.
+  // slow or busy machine does not fail it.
   const load = (n: number) => {
     const rtp = new RtpAnalyzer();
     const t = performance.now();
@@ -235,7 +234,13 @@ Deno.test("RtpAnalyzer stays linear with thousands of streams sharing one SSRC o
     return performance.now() - t;
   };
   load(1_000); // warm-up: compile the hot paths first
-  const small = Math.min(load(2_000), load(2_000), load(2_000));
-  const large = Math.min(load(20_000), load(20_000));
-  assert.ok(large / small < 45, `10× the streams took ${(large / small).toFixed(1)}× the time`);
+  // Sizes in turns, best of each: a busy moment (another test process, a GC) hits both sizes alike. A
+  // quadratic scan makes 10× the streams cost ~100×; linear work stays near 10–20× (45 was seen once
+  // on a loaded machine, hence the bound of 65).
+  let small = Infinity, large = Infinity;
+  for (let round = 0; round < 3; round++) {
+    small = Math.min(small, load(2_000));
+    large = Math.min(large, load(20_000));
+  }
+  assert.ok(large / small < 65, `10× the streams took ${(large / small).toFixed(1)}× the time`);
 });

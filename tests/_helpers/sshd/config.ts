@@ -40,7 +40,9 @@ export function subreaperLauncher(): string[] {
  * default root dotfiles. Root's own dotfiles on the test image start pyenv, whose `pyenv rehash` takes a
  * lock file: a root shell killed during it (every cancel test kills process groups) leaves the lock, and
  * each later root login then waits 60 s for it. Tests measure our server, not the image's dotfiles.
- * Without unshare (or as non-root) sshd runs as it is.
+ * The namespace is a slave of a shared `/`, so what tests mount later (a full tmpfs) reaches sshd's
+ * sessions too: `/` is made shared first when it is not (systemd does that at boot; this image's init
+ * does not). Without unshare (or as non-root) sshd runs as it is.
  */
 export function cleanRootHome(dir: string): string[] {
   if (Deno.uid() !== 0) return [];
@@ -48,6 +50,12 @@ export function cleanRootHome(dir: string): string[] {
     Deno.statSync("/usr/bin/unshare");
   } catch {
     return [];
+  }
+  const rootMount = Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
+    .find((line) => line.split(" ")[4] === "/");
+  if (!rootMount?.includes(" shared:")) {
+    const shared = new Deno.Command("mount", { args: ["--make-rshared", "/"], stderr: "piped" }).outputSync();
+    if (!shared.success) return [];
   }
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const [from, to] of [["dot.bashrc", ".bashrc"], ["dot.profile", ".profile"]]) {
@@ -61,7 +69,7 @@ export function cleanRootHome(dir: string): string[] {
     "/usr/bin/unshare",
     "--mount",
     "--propagation",
-    "private",
+    "slave",
     "--",
     "/bin/sh",
     "-c",
