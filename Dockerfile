@@ -16,6 +16,8 @@ FROM denoland/deno:2.9.6 AS builder
 WORKDIR /src
 # Dependencies first (cached layer); --frozen fails the build when deno.lock does not match deno.json.
 COPY deno.json deno.lock ./
+# The patched ssh2 that deno.json "links" to (see vendor/ssh2/PATCH.md); install fails without it.
+COPY vendor/ ./vendor/
 RUN deno install --frozen
 COPY main.ts ./
 COPY src/ ./src/

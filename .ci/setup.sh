@@ -14,6 +14,8 @@ command -v dash >/dev/null 2>&1 || need+=(dash)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v tcpdump >/dev/null 2>&1 || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 command -v scp >/dev/null 2>&1 || need+=(openssh-client)
+# Checks that vendor/ssh2/PATCH.md's diff is what vendor/ssh2 carries (tests/vendor_test.ts).
+command -v patch >/dev/null 2>&1 || need+=(patch)
 # Two instances behind a real nginx (tests/nginx_test.ts).
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 # Real SIP traffic for the VoIP tests.
