@@ -1,19 +1,25 @@
 /**
  * SFTP benchmark (SPEC §9): read, write and sync of a 256 MiB file through our SFTP helpers against
- * `scp` (and `scp -3` for sync) on the same test sshd in the same run, printed as throughput ratios.
+ * `scp` (and `scp -3` for sync) on the same test sshd in the same run, printed as throughput ratios,
+ * plus how much this process's RSS grew during our transfers.
  *
- * Ours runs on established connections (as the server does); scp pays its own connect each run, which
- * is part of what a user of scp waits for. Read hashes the stream (as the `read` tool does) and
- * discards it; scp writes it to a local file.
+ * Both log in as the test user `mcptest` (root's login shell is slow here). Ours runs on established
+ * connections (as the server does); scp pays its own connect each run, which is part of what a user of
+ * scp waits for. Read hashes the stream (as the `read` tool does) and discards it; scp writes it to a
+ * local file. Each leg runs `runs` times in turns with the others and the best is reported.
  *
- * Run alone: `deno run -A bench/sftp_bench.ts`.
+ * Run alone: `deno run -A bench/sftp_bench.ts [--size=256] [--runs=2] [--cipher=NAME…]`; each
+ * `--cipher` restricts sshd's `Ciphers` (so ours and scp use it) and adds a row per cipher.
  */
 
+import { parseArgs } from "node:util";
 import { openConnection } from "../src/ssh/client.ts";
 import type { SshConnection } from "../src/ssh/connection.ts";
 import { openSftp } from "../src/ssh/sftp/sftp.ts";
 import { copy } from "../src/ssh/sftp/copy.ts";
 import { run, startSshd, type TestSshd } from "../tests/_helpers/sshd.ts";
+
+const USER = "mcptest";
 
 /** Options of {@link runSftpBench}. */
 export interface SftpBenchOptions {
@@ -21,13 +27,15 @@ export interface SftpBenchOptions {
   sizeMib?: number;
   /** Timed runs of each leg (the best is reported). Default 2. */
   runs?: number;
+  /** Restrict sshd to this cipher (both ours and scp then use it); default: each side's preference. */
+  cipher?: string;
 }
 
 async function connect(sshd: TestSshd): Promise<SshConnection> {
   return await openConnection({
     host: sshd.host,
     port: sshd.port,
-    username: "root",
+    username: USER,
     auth: [{ type: "publickey", label: "bench key", key: await Deno.readTextFile(sshd.keys.ed25519) }],
     checkHostKey: () => Promise.resolve(true),
     connectTimeoutMs: 15_000,
@@ -36,28 +44,31 @@ async function connect(sshd: TestSshd): Promise<SshConnection> {
   });
 }
 
-async function best(runs: number, leg: () => Promise<void>): Promise<number> {
-  let fastest = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    await leg();
-    fastest = Math.min(fastest, performance.now() - started);
-  }
-  return fastest;
+/** The ciphers sshd logged as negotiated (client→server), for the record. */
+async function negotiatedCiphers(sshd: TestSshd): Promise<string> {
+  const text = await sshd.logText();
+  return [...new Set([...text.matchAll(/kex: client->server cipher: (\S+)/g)].map((m) => m[1]))].join(", ");
 }
 
 /**
- * Runs the benchmark and returns MiB/s for each leg and `*_ratio` = ours / scp (goal ≥ 0.8).
+ * Runs the benchmark and returns MiB/s for each leg, `*_ratio` = ours / scp (goal ≥ 0.9) and
+ * RSS growth (goal ≤ 64 MiB): `rss_growth_mib` is the peak RSS during our timed legs minus the RSS
+ * before them, after one warm-up of each of our legs on a 16 MiB file; `rss_first_transfers_mib` is the
+ * peak during that warm-up over the RSS before it (heap growth, compiled code and allocator arenas a
+ * fresh process pays once, whatever the size).
  */
 export async function runSftpBench(options: SftpBenchOptions = {}): Promise<Record<string, number | string>> {
   const mib = options.sizeMib ?? 256;
   const runs = Math.max(1, options.runs ?? 2);
-  await using sshd = await startSshd();
+  const config: Record<string, string> = { LogLevel: "DEBUG1" };
+  if (options.cipher !== undefined) config.Ciphers = options.cipher;
+  await using sshd = await startSshd({ config });
   await using a = await connect(sshd);
   await using b = await connect(sshd);
   const src = await openSftp(a);
   const dst = await openSftp(b);
   const dir = await Deno.makeTempDir({ prefix: "sftp_bench_" });
+  await run("chown", [`${USER}:${USER}`, dir], { check: true });
   const scpArgs = [
     "-q",
     "-i",
@@ -71,28 +82,53 @@ export async function runSftpBench(options: SftpBenchOptions = {}): Promise<Reco
     "-o",
     "UserKnownHostsFile=/dev/null",
   ];
-  const remote = (path: string) => `root@${sshd.host}:${path}`;
+  const remote = (path: string) => `${USER}@${sshd.host}:${path}`;
   const scp = (from: string, to: string, extra: string[] = []) =>
     run("scp", [...scpArgs, ...extra, from, to], { check: true }).then(() => {});
   try {
     const file = `${dir}/source.bin`;
     await run("sh", ["-c", `head -c ${mib * 1024 * 1024} /dev/urandom > ${file}`], { check: true });
+    await run("chown", [`${USER}:${USER}`, file], { check: true });
     const content = await Deno.readFile(file);
-    const ms = {
-      read: await best(runs, async () => void await src.readEach(file, () => {})),
-      scp_read: await best(runs, () => scp(remote(file), `${dir}/scp-read.bin`)),
-      write: await best(runs, async () => void await src.atomicWrite(`${dir}/written.bin`, content)),
-      scp_write: await best(runs, () => scp(file, remote(`${dir}/scp-written.bin`))),
-      sync: await best(runs, async () => {
-        await copy({ sftp: src, path: file }, { sftp: dst, path: `${dir}/synced.bin` });
-      }),
-      scp3_sync: await best(runs, () => scp(remote(file), remote(`${dir}/scp3.bin`), ["-3"])),
+    let rssBefore = 0;
+    let rssPeak = 0;
+    const ours = async (leg: () => Promise<unknown>) => {
+      const sampler = setInterval(() => rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss), 10);
+      try {
+        await leg();
+      } finally {
+        clearInterval(sampler);
+      }
     };
-    const rate = (key: keyof typeof ms) => Math.round(mib / (ms[key] / 1000));
-    const ratio = (ours: keyof typeof ms, theirs: keyof typeof ms) =>
-      Math.round((ms[theirs] / ms[ours]) * 100) / 100;
+    const legs: Record<string, () => Promise<unknown>> = {
+      read: () => ours(() => src.readEach(file, () => {})),
+      scp_read: () => scp(remote(file), `${dir}/scp-read.bin`),
+      write: () => ours(() => src.atomicWrite(`${dir}/written.bin`, content)),
+      scp_write: () => scp(file, remote(`${dir}/scp-written.bin`)),
+      sync: () => ours(() => copy({ sftp: src, path: file }, { sftp: dst, path: `${dir}/synced.bin` })),
+      scp3_sync: () => scp(remote(file), remote(`${dir}/scp3.bin`), ["-3"]),
+    };
+    const small = `${dir}/warm-up.bin`;
+    await run("sh", ["-c", `head -c ${16 * 1024 * 1024} /dev/urandom > ${small}`], { check: true });
+    rssBefore = rssPeak = Deno.memoryUsage().rss;
+    await ours(() => src.readEach(small, () => {}));
+    await ours(async () => src.atomicWrite(`${dir}/warm-up-written.bin`, await Deno.readFile(small)));
+    await ours(() => copy({ sftp: src, path: small }, { sftp: dst, path: `${dir}/warm-up-synced.bin` }));
+    const firstTransfers = rssPeak - rssBefore;
+    const ms: Record<string, number> = {};
+    rssBefore = rssPeak = Deno.memoryUsage().rss;
+    for (let i = 0; i < runs; i++) {
+      for (const [name, leg] of Object.entries(legs)) {
+        const started = performance.now();
+        await leg();
+        ms[name] = Math.min(ms[name] ?? Infinity, performance.now() - started);
+      }
+    }
+    const rate = (key: string) => Math.round(mib / (ms[key]! / 1000));
+    const ratio = (ours: string, theirs: string) => Math.round((ms[theirs]! / ms[ours]!) * 100) / 100;
     return {
       size_mib: mib,
+      cipher: await negotiatedCiphers(sshd),
       sftp_read_mib_per_s: rate("read"),
       scp_read_mib_per_s: rate("scp_read"),
       sftp_read_ratio: ratio("read", "scp_read"),
@@ -102,6 +138,8 @@ export async function runSftpBench(options: SftpBenchOptions = {}): Promise<Reco
       sync_mib_per_s: rate("sync"),
       scp3_mib_per_s: rate("scp3_sync"),
       sync_ratio: ratio("sync", "scp3_sync"),
+      rss_growth_mib: Math.round((rssPeak - rssBefore) / (1024 * 1024)),
+      rss_first_transfers_mib: Math.round(firstTransfers / (1024 * 1024)),
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -109,6 +147,18 @@ export async function runSftpBench(options: SftpBenchOptions = {}): Promise<Reco
 }
 
 if (import.meta.main) {
-  const result = await runSftpBench();
-  for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(28)} ${v}`);
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      size: { type: "string", default: "256" },
+      runs: { type: "string", default: "2" },
+      cipher: { type: "string", multiple: true },
+    },
+  });
+  const ciphers = values.cipher ?? [undefined];
+  for (const cipher of ciphers) {
+    const result = await runSftpBench({ sizeMib: Number(values.size), runs: Number(values.runs), cipher });
+    if (ciphers.length > 1) console.log(JSON.stringify(result));
+    else for (const [k, v] of Object.entries(result)) console.log(`${k.padEnd(28)} ${v}`);
+  }
 }
