@@ -11,8 +11,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { openConnection } from "../../src/ssh/client.ts";
 import type { SshConnection } from "../../src/ssh/connection.ts";
-import { openSftp, type Sftp } from "../../src/ssh/sftp.ts";
-import { copy } from "../../src/ssh/sftp_copy.ts";
+import { openSftp, type Sftp } from "../../src/ssh/sftp/sftp.ts";
+import { copy } from "../../src/ssh/sftp/copy.ts";
 import { requirePrograms } from "../_helpers/require.ts";
 import { run, startSshd, type TestSshd } from "../_helpers/sshd.ts";
 
@@ -80,7 +80,7 @@ async function writeAndReadBack(sftp: Sftp, path: string, content: Uint8Array): 
   assert.equal(read.sha256, want, "the bytes read differ from the file");
 }
 
-Deno.test("SFTP write, read and sync of 96 MiB stay byte-exact while sshd re-keys every 4 MiB", {
+Deno.test("SFTP write, read and sync of 96 MiB stay byte-exact while sshd re-keys every 4 MiB (chacha20)", {
   ignore,
 }, async () => {
   await using sshd = await startRekeyingSshd("4M");
@@ -89,11 +89,12 @@ Deno.test("SFTP write, read and sync of 96 MiB stay byte-exact while sshd re-key
   const dir = await scratch();
   try {
     const content = randomBytes(SIZE);
-    await writeAndReadBack(await openSftp(a), `${dir}/written.bin`, content);
+    const sftpA = await openSftp(a);
+    await writeAndReadBack(sftpA, `${dir}/written.bin`, content);
     const before = await rekeys(sshd);
     assert.ok(before >= SIZE / (4 * MIB), `only ${before} re-keys for ${SIZE / MIB} MiB each way`);
 
-    const outcome = await copy({ sftp: await openSftp(a), path: `${dir}/written.bin` }, {
+    const outcome = await copy({ sftp: sftpA, path: `${dir}/written.bin` }, {
       sftp: await openSftp(b),
       path: `${dir}/synced.bin`,
     });
@@ -106,6 +107,8 @@ Deno.test("SFTP write, read and sync of 96 MiB stay byte-exact while sshd re-key
     const during = (await rekeys(sshd)) - before;
     assert.ok(during >= SIZE / (4 * MIB), `only ${during} re-keys during the sync`);
     assert.ok(a.alive && b.alive);
+    // Our preference, which this sshd (OpenSSH's defaults) accepts: the other ciphers are below.
+    assert.deepEqual(new Set(await negotiated(sshd)), new Set(["chacha20-poly1305@openssh.com <implicit>"]));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -137,7 +140,6 @@ for (
   const [label, cipher, mac] of [
     ["aes128-ctr + hmac-sha2-256-etm (the old preference)", "aes128-ctr", "hmac-sha2-256-etm@openssh.com"],
     ["aes256-gcm", "aes256-gcm@openssh.com", "hmac-sha2-256-etm@openssh.com"],
-    ["chacha20-poly1305", "chacha20-poly1305@openssh.com", "hmac-sha2-256-etm@openssh.com"],
   ] as const
 ) {
   Deno.test(`SFTP write and read of 96 MiB stay byte-exact across 4 MiB re-keys under ${label}`, {
