@@ -69,10 +69,10 @@ const ALGORITHMS: ConnectConfig["algorithms"] = {
     "rsa-sha2-256",
   ],
   // Fastest first, as measured under Deno (CPU per byte, ssh2's own packet code; docs/performance.md):
-  // chacha20-poly1305 ~1.8× aes128-ctr + HMAC-SHA256-ETM ~1.4× AES-GCM. chacha20-poly1305 is also
+  // chacha20-poly1305 ~2× aes128-ctr + HMAC-SHA256-ETM ~1.4× AES-GCM. chacha20-poly1305 is also
   // OpenSSH's own first choice; its Terrapin weakness (CVE-2023-48795) is closed by the strict key
-  // exchange ssh2 offers (OpenSSH ≥ 9.6 and the distributions' backports answer it). Re-keying is safe
-  // with every cipher since vendor/ssh2/PATCH.md.
+  // exchange ssh2 offers (OpenSSH ≥ 9.6 and the distributions' backports answer it). Re-keys mid-transfer
+  // and chacha20's per-packet cipher contexts (leaked under Deno) are fixed in vendor/ssh2 (PATCH.md).
   cipher: [
     "chacha20-poly1305@openssh.com",
     "aes128-ctr",

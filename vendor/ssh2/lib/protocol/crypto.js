@@ -155,6 +155,15 @@ class NullCipher {
 }
 
 
+// One-shot ChaCha20 (encryption and decryption are the same). final() releases
+// the cipher context at once: some runtimes (Deno) free it only there
+function chacha20(key, iv, data) {
+  const cipher = createCipheriv('chacha20', key, iv);
+  const out = cipher.update(data);
+  const rest = cipher.final();
+  return (rest.length === 0 ? out : Buffer.concat([out, rest]));
+}
+
 const POLY1305_ZEROS = Buffer.alloc(32);
 const POLY1305_OUT_COMPUTE = Buffer.alloc(16);
 let POLY1305_WASM_MODULE;
@@ -198,20 +207,17 @@ class ChaChaPolyCipherNative {
     POLY1305_OUT_COMPUTE[0] = 0; // Set counter to 0 (little endian)
     writeUInt32BE(POLY1305_OUT_COMPUTE, this.outSeqno, 12);
     const polyKey =
-      createCipheriv('chacha20', this._encKeyMain, POLY1305_OUT_COMPUTE)
-      .update(POLY1305_ZEROS);
+      chacha20(this._encKeyMain, POLY1305_OUT_COMPUTE, POLY1305_ZEROS);
 
     // Encrypt packet length
     const pktLenEnc =
-      createCipheriv('chacha20', this._encKeyPktLen, POLY1305_OUT_COMPUTE)
-      .update(packet.slice(0, 4));
+      chacha20(this._encKeyPktLen, POLY1305_OUT_COMPUTE, packet.slice(0, 4));
     this._onWrite(pktLenEnc);
 
     // Encrypt rest of packet
     POLY1305_OUT_COMPUTE[0] = 1; // Set counter to 1 (little endian)
     const payloadEnc =
-      createCipheriv('chacha20', this._encKeyMain, POLY1305_OUT_COMPUTE)
-      .update(packet.slice(4));
+      chacha20(this._encKeyMain, POLY1305_OUT_COMPUTE, packet.slice(4));
     this._onWrite(payloadEnc);
 
     // Calculate Poly1305 MAC
@@ -650,8 +656,7 @@ class ChaChaPolyDecipherNative {
         writeUInt32BE(POLY1305_OUT_COMPUTE, this.inSeqno, 12);
 
         const decLenBytes =
-          createDecipheriv('chacha20', this._decKeyPktLen, POLY1305_OUT_COMPUTE)
-          .update(this._lenBuf);
+          chacha20(this._decKeyPktLen, POLY1305_OUT_COMPUTE, this._lenBuf);
         this._len = readUInt32BE(decLenBytes, 0);
 
         if (this._len > MAX_PACKET_SIZE
@@ -706,8 +711,7 @@ class ChaChaPolyDecipherNative {
       POLY1305_OUT_COMPUTE[0] = 0; // Set counter to 0 (little endian)
       writeUInt32BE(POLY1305_OUT_COMPUTE, this.inSeqno, 12);
       const polyKey =
-        createCipheriv('chacha20', this._decKeyMain, POLY1305_OUT_COMPUTE)
-        .update(POLY1305_ZEROS);
+        chacha20(this._decKeyMain, POLY1305_OUT_COMPUTE, POLY1305_ZEROS);
 
       // Calculate and compare Poly1305 MACs
       poly1305_auth(POLY1305_RESULT_MALLOC,
@@ -729,8 +733,7 @@ class ChaChaPolyDecipherNative {
       // Decrypt packet
       POLY1305_OUT_COMPUTE[0] = 1; // Set counter to 1 (little endian)
       const packet =
-        createDecipheriv('chacha20', this._decKeyMain, POLY1305_OUT_COMPUTE)
-        .update(this._packet);
+        chacha20(this._decKeyMain, POLY1305_OUT_COMPUTE, this._packet);
 
       const payload = new FastBuffer(packet.buffer,
                                      packet.byteOffset + 1,
