@@ -6,12 +6,15 @@
  * Both log in as the test user `mcptest` (root's login shell is slow here). Ours runs on established
  * connections (as the server does); scp pays its own connect each run, which is part of what a user of
  * scp waits for. Read hashes the stream (as the `read` tool does) and discards it; scp writes it to a
- * local file. Each leg runs `runs` times in turns with the others and the best is reported.
+ * local file. Each leg runs `runs` times in turns with the others and the best is reported. Besides
+ * wall time, each leg's CPU time per MiB (ours: this process; scp: the scp and ssh processes) says what a
+ * transfer costs when the machine is busy, as these shared VMs often are.
  *
  * Run alone: `deno run -A bench/sftp_bench.ts [--size=256] [--runs=2] [--cipher=NAME…]`; each
  * `--cipher` restricts sshd's `Ciphers` (so ours and scp use it) and adds a row per cipher.
  */
 
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { openConnection } from "../src/ssh/client.ts";
 import type { SshConnection } from "../src/ssh/connection.ts";
@@ -83,8 +86,22 @@ export async function runSftpBench(options: SftpBenchOptions = {}): Promise<Reco
     "UserKnownHostsFile=/dev/null",
   ];
   const remote = (path: string) => `${USER}@${sshd.host}:${path}`;
-  const scp = (from: string, to: string, extra: string[] = []) =>
-    run("scp", [...scpArgs, ...extra, from, to], { check: true }).then(() => {});
+  const cpuMs: Record<string, number> = {};
+  const keepCpu = (leg: string, ms: number) => cpuMs[leg] = Math.min(cpuMs[leg] ?? Infinity, ms);
+  // bash's `time` reports the CPU of scp and the ssh it waits for.
+  const scp = async (leg: string, from: string, to: string, extra: string[] = []) => {
+    const timed = await run("bash", [
+      "-c",
+      'TIMEFORMAT="%U %S"; time scp "$@"',
+      "scp",
+      ...scpArgs,
+      ...extra,
+      from,
+      to,
+    ], { check: true });
+    const [user, sys] = timed.stderr.trim().split("\n").pop()!.split(" ").map(Number);
+    keepCpu(leg, (user! + sys!) * 1000);
+  };
   try {
     const file = `${dir}/source.bin`;
     await run("sh", ["-c", `head -c ${mib * 1024 * 1024} /dev/urandom > ${file}`], { check: true });
@@ -92,21 +109,28 @@ export async function runSftpBench(options: SftpBenchOptions = {}): Promise<Reco
     const content = await Deno.readFile(file);
     let rssBefore = 0;
     let rssPeak = 0;
-    const ours = async (leg: () => Promise<unknown>) => {
+    const cpuNow = () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1000;
+    };
+    const ours = async (leg: () => Promise<unknown>, name?: string) => {
       const sampler = setInterval(() => rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss), 10);
+      const cpu = cpuNow();
       try {
         await leg();
       } finally {
         clearInterval(sampler);
       }
+      if (name !== undefined) keepCpu(name, cpuNow() - cpu);
     };
     const legs: Record<string, () => Promise<unknown>> = {
-      read: () => ours(() => src.readEach(file, () => {})),
-      scp_read: () => scp(remote(file), `${dir}/scp-read.bin`),
-      write: () => ours(() => src.atomicWrite(`${dir}/written.bin`, content)),
-      scp_write: () => scp(file, remote(`${dir}/scp-written.bin`)),
-      sync: () => ours(() => copy({ sftp: src, path: file }, { sftp: dst, path: `${dir}/synced.bin` })),
-      scp3_sync: () => scp(remote(file), remote(`${dir}/scp3.bin`), ["-3"]),
+      read: () => ours(() => src.readEach(file, () => {}), "read"),
+      scp_read: () => scp("scp_read", remote(file), `${dir}/scp-read.bin`),
+      write: () => ours(() => src.atomicWrite(`${dir}/written.bin`, content), "write"),
+      scp_write: () => scp("scp_write", file, remote(`${dir}/scp-written.bin`)),
+      sync: () =>
+        ours(() => copy({ sftp: src, path: file }, { sftp: dst, path: `${dir}/synced.bin` }), "sync"),
+      scp3_sync: () => scp("scp3_sync", remote(file), remote(`${dir}/scp3.bin`), ["-3"]),
     };
     const small = `${dir}/warm-up.bin`;
     await run("sh", ["-c", `head -c ${16 * 1024 * 1024} /dev/urandom > ${small}`], { check: true });
@@ -126,6 +150,7 @@ export async function runSftpBench(options: SftpBenchOptions = {}): Promise<Reco
     }
     const rate = (key: string) => Math.round(mib / (ms[key]! / 1000));
     const ratio = (ours: string, theirs: string) => Math.round((ms[theirs]! / ms[ours]!) * 100) / 100;
+    const cpuPerMib = (key: string) => Math.round((cpuMs[key]! / mib) * 100) / 100;
     return {
       size_mib: mib,
       cipher: await negotiatedCiphers(sshd),
@@ -138,6 +163,9 @@ export async function runSftpBench(options: SftpBenchOptions = {}): Promise<Reco
       sync_mib_per_s: rate("sync"),
       scp3_mib_per_s: rate("scp3_sync"),
       sync_ratio: ratio("sync", "scp3_sync"),
+      cpu_ms_per_mib_read: `${cpuPerMib("read")} (scp ${cpuPerMib("scp_read")})`,
+      cpu_ms_per_mib_write: `${cpuPerMib("write")} (scp ${cpuPerMib("scp_write")})`,
+      cpu_ms_per_mib_sync: `${cpuPerMib("sync")} (scp -3 ${cpuPerMib("scp3_sync")})`,
       rss_growth_mib: Math.round((rssPeak - rssBefore) / (1024 * 1024)),
       rss_first_transfers_mib: Math.round(firstTransfers / (1024 * 1024)),
     };
