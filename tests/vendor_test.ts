@@ -1,65 +1,46 @@
 /**
- * Packages carried in vendor/ and linked through deno.json's `links` (vendor/ssh2: see its PATCH.md)
- * are really the ones in use: Deno quietly installs the registry's copy instead when the linked
- * package's version differs from the import map's, and the Docker build fails without the folder.
+ * The patched ssh2 carried in vendor/ssh2 (see its PATCH.md) is really the one in use: the import map
+ * points `ssh2` at it, its dependencies are the versions it asks for, Deno loads it as CommonJS, and the
+ * Docker build has the folder.
  */
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import { requirePrograms } from "./_helpers/require.ts";
 import { run } from "./_helpers/sshd.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DENO_JSON = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
   links?: string[];
+  unstable?: string[];
   imports: Record<string, string>;
 };
-const LINKS = DENO_JSON.links ?? [];
-
-interface Linked {
-  dir: string;
-  name: string;
+const VENDOR_PKG = JSON.parse(await Deno.readTextFile(`${ROOT}vendor/ssh2/package.json`)) as {
   version: string;
-}
+  type?: string;
+  dependencies: Record<string, string>;
+};
 
-const linked: Linked[] = await Promise.all(LINKS.map(async (link) => {
-  const dir = `${ROOT}${link.replace(/^\.\//, "")}`;
-  const pkg = JSON.parse(await Deno.readTextFile(`${dir}/package.json`)) as { name: string; version: string };
-  return { dir, name: pkg.name, version: pkg.version };
-}));
-
-async function filesUnder(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const entry of Deno.readDir(`${dir}/${prefix}`)) {
-    const rel = `${prefix}${entry.name}`;
-    if (entry.isDirectory) out.push(...await filesUnder(dir, `${rel}/`));
-    else out.push(rel);
-  }
-  return out;
-}
-
-Deno.test("deno.json links the patched ssh2, at the version the import map pins", () => {
-  assert.deepEqual(LINKS, ["./vendor/ssh2"]);
-  for (const { name, version } of linked) {
-    const specs = Object.values(DENO_JSON.imports).filter((s) => s.startsWith(`npm:${name}@`));
-    assert.ok(specs.length > 0, `no import map entry for npm:${name}`);
-    for (const spec of specs) {
-      assert.equal(spec, `npm:${name}@${version}`, `${spec} would bypass the linked ${name}@${version}`);
-    }
+Deno.test("the import map resolves ssh2 to vendor/ssh2 and pins the dependencies it needs", () => {
+  assert.equal(DENO_JSON.imports.ssh2, "./vendor/ssh2/lib/index.js");
+  assert.equal(import.meta.resolve("ssh2"), new URL("vendor/ssh2/lib/index.js", `file://${ROOT}`).href);
+  assert.equal(DENO_JSON.links, undefined, "links re-create node_modules/.deno under running processes");
+  assert.equal(VENDOR_PKG.version, "1.17.0");
+  assert.equal(VENDOR_PKG.type, "commonjs");
+  assert.ok(DENO_JSON.unstable?.includes("detect-cjs"));
+  for (const [name, range] of Object.entries(VENDOR_PKG.dependencies)) {
+    const spec = DENO_JSON.imports[name];
+    assert.ok(spec, `ssh2 requires ${name}: add it to deno.json imports`);
+    // ssh2 asks for ^x.y.z; the pinned version must be x.y.z or a later patch/minor of the same major.
+    const [want, got] = [range.replace(/^\^/, ""), spec.replace(`npm:${name}@`, "")];
+    assert.equal(got.split(".")[0], want.split(".")[0], `${spec} does not satisfy ${name}@${range}`);
   }
 });
 
-Deno.test("the installed copy of every linked package is its vendor folder, file for file", async () => {
-  for (const { dir, name } of linked) {
-    const installed = await Deno.realPath(`${ROOT}node_modules/${name}`);
-    const files = await filesUnder(dir);
-    assert.ok(files.includes("package.json"));
-    for (const file of files) {
-      const [ours, theirs] = await Promise.all([
-        Deno.readFile(`${dir}/${file}`),
-        Deno.readFile(`${installed}/${file}`),
-      ]);
-      assert.deepEqual(theirs, ours, `${installed}/${file} differs from ${dir}/${file}: run deno install`);
-    }
-  }
+Deno.test("the ssh2 the server loads is the vendored file, and its requires resolve", async () => {
+  const loaded = await import("ssh2");
+  const vendored = createRequire(`${ROOT}vendor/ssh2/lib/index.js`)("./index.js");
+  assert.equal(loaded.default.Client, vendored.Client, "ssh2 is not the copy in vendor/ssh2");
+  assert.equal(typeof loaded.default.utils.parseKey, "function");
 });
 
 Deno.test("vendor/ssh2/PATCH.md shows the diff that the vendored ssh2 carries", {

@@ -11,8 +11,15 @@
  */
 import { ENV_VARS } from "../config.ts";
 
-/** Unstable features the server needs: `worker-options` is what lets a Worker get narrower permissions. */
-export const UNSTABLE_FEATURES: readonly string[] = Object.freeze(["no-legacy-abort", "worker-options"]);
+/**
+ * Unstable features the server needs: `worker-options` is what lets a Worker get narrower permissions;
+ * `detect-cjs` loads the patched ssh2 in vendor/ssh2 (CommonJS, see its PATCH.md) from the import map.
+ */
+export const UNSTABLE_FEATURES: readonly string[] = Object.freeze([
+  "detect-cjs",
+  "no-legacy-abort",
+  "worker-options",
+]);
 
 /** The entry point of the process (the wide-permission side). */
 export const ENTRY = "main.ts";

@@ -4,7 +4,10 @@
  */
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
+// ssh2 is vendor/ssh2 (1.17.0 with the fixes of vendor/ssh2/PATCH.md), typed by @types/ssh2.
+// @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
+// @ts-types="@types/ssh2"
 import type { AnyAuthMethod, ClientChannel, ConnectConfig } from "ssh2";
 import { SshError } from "../errors.ts";
 import type { ExecOptions, RemoteProcess, SftpSession, SshConnection } from "./connection.ts";
