@@ -7,6 +7,7 @@
  * This module runs with the process's wide file permissions (src/sandbox/flags.ts): it imports only
  * our own configuration and sandbox code, never a third-party module (tests/sandbox/ checks this).
  */
+import { fileURLToPath } from "node:url";
 import { type Config, ConfigError, ENV_VARS, parseConfig } from "./src/config.ts";
 import { planSandbox } from "./src/sandbox/plan.ts";
 import { runSandboxed } from "./src/sandbox/worker.ts";
@@ -46,6 +47,9 @@ async function readPolicy(path: string): Promise<{ path: string; text: string }>
   }
 }
 
+/** vendor/: the patched ssh2 (vendor/ssh2/PATCH.md), CommonJS that require() reads and resolves from there. */
+const VENDORED_CODE = fileURLToPath(new URL("./vendor/", import.meta.url));
+
 /** Checks the paths the server may use and builds its start message (ConfigError: exit 2). */
 async function prepare(config: Config, env: Record<string, string | undefined>, warnings: readonly string[]) {
   const plan = await planSandbox({
@@ -56,6 +60,7 @@ async function prepare(config: Config, env: Record<string, string | undefined>, 
       { path: config.transferDir, flag: "-transfer-dir", env: "SSH_MCP_TRANSFER_DIR", writable: true },
     ],
     agentSocket: env.SSH_AUTH_SOCK,
+    code: [VENDORED_CODE],
   });
   const payload: ServePayload = {
     config: { ...config, dataDir: plan.dirs[0]!, transferDir: plan.dirs[1]! },

@@ -36,6 +36,11 @@ export interface SandboxOptions {
   readonly dirs: readonly SandboxDir[];
   /** The ssh-agent socket (`SSH_AUTH_SOCK`), if set. */
   readonly agentSocket?: string;
+  /**
+   * Code the Worker reads as files while it loads, read-only: vendor/ssh2, which Deno loads as CommonJS
+   * through `require()`, and that needs read permission where ES modules need none.
+   */
+  readonly code?: readonly string[];
 }
 
 /** What the server may use, decided at start-up. */
@@ -176,6 +181,7 @@ export async function planSandbox(options: SandboxOptions): Promise<SandboxPlan>
       write.push(agent.socket);
     }
   }
+  read.push(...options.code ?? []);
   const list = (paths: string[]) => paths.length === 0 ? false : [...new Set(paths)];
   return {
     ...(sshDir === undefined ? {} : { sshDir }),

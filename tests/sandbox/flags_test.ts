@@ -32,7 +32,7 @@ Deno.test("the permission flags grant net, our own env vars, file read/write, ne
     assert.doesNotMatch(flag, /\$|~|\//, `${flag}: a path in a flag would be the build machine's`);
     assert.doesNotMatch(flag, /^--allow-(all|run|ffi|sys)|^-A$/, flag);
   }
-  assert.deepEqual(UNSTABLE_FEATURES, ["no-legacy-abort", "worker-options"]);
+  assert.deepEqual(UNSTABLE_FEATURES, ["detect-cjs", "no-legacy-abort", "worker-options"]);
 });
 
 Deno.test("deno.json tasks, the Dockerfile and docs/distribution.md are what `deno task flags` generates", async () => {

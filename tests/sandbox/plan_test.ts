@@ -122,3 +122,11 @@ Deno.test("an ssh-agent socket is granted by name when it is a socket; otherwise
     }
   });
 });
+
+Deno.test("code paths (vendor/) are readable in the Worker, never writable", async () => {
+  await withTemp(async (tmp) => {
+    const plan = await planSandbox({ dirs: [dataDir(`${tmp}/data`)], code: [`${tmp}/vendor/`] });
+    assert.ok(Array.isArray(plan.permissions.read) && plan.permissions.read.includes(`${tmp}/vendor/`));
+    assert.ok(Array.isArray(plan.permissions.write) && !plan.permissions.write.includes(`${tmp}/vendor/`));
+  });
+});
