@@ -2,6 +2,7 @@
  * The stdio face: one client, one session, nothing but JSON-RPC on stdout.
  */
 import process from "node:process";
+import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { serveStdio, StdioServerTransport } from "@modelcontextprotocol/server/stdio";
 import { createServer, type ServerOptions } from "../server.ts";
 import type { SessionPool } from "../session/pool.ts";
@@ -30,15 +31,57 @@ class ObservedStdioTransport extends StdioServerTransport {
   #closing = false;
   #resolve!: () => void;
 
+  /** Ids of `server/discover` requests not answered yet. */
+  #discovering = new Set<string | number>();
+  /** Ids of `server/discover` requests the client gave up on: an `initialize` came after them. */
+  #abandoned = new Set<string | number>();
+
   constructor() {
     super(undefined, undefined, { maxBufferSize: MAX_STDIO_LINE });
     this.closedByTransport = new Promise((resolve) => this.#resolve = resolve);
+    // serveStdio sets onmessage after construction; the base class declares it as a field, so the hook
+    // is an own accessor that wraps whatever handler is set.
+    let handler: ((message: JSONRPCMessage) => void) | undefined;
+    Object.defineProperty(this, "onmessage", {
+      configurable: true,
+      get: () => handler,
+      set: (next: ((message: JSONRPCMessage) => void) | undefined) => {
+        handler = next && ((message) => {
+          this.#observe(message);
+          next(message);
+        });
+      },
+    });
     const onData = this._ondata;
     // The SDK closes synchronously from its data handler when a message exceeds the buffer.
     this._ondata = (chunk) => {
       onData(chunk);
       if (this.#closing) this.overflowed = true;
     };
+  }
+
+  /**
+   * A client that probes with `server/discover` falls back to `initialize` when no answer came in time
+   * (the @ai-sdk/mcp stdio client waits 1 s; a cold `npx` start takes longer). It no longer tracks the
+   * probe's id, so a late answer to it is an "unknown message ID" error on its side: once an
+   * `initialize` has arrived, an unanswered earlier probe gets no answer.
+   */
+  #observe(message: JSONRPCMessage): void {
+    if (!("method" in message) || !("id" in message)) return;
+    if (message.method === "server/discover") this.#discovering.add(message.id);
+    else if (message.method === "initialize") {
+      for (const id of this.#discovering) this.#abandoned.add(id);
+      this.#discovering.clear();
+    }
+  }
+
+  override send(message: JSONRPCMessage): Promise<void> {
+    const id = "method" in message || !("id" in message) ? undefined : message.id;
+    if (id !== undefined && id !== null) {
+      if (this.#abandoned.delete(id)) return Promise.resolve();
+      this.#discovering.delete(id);
+    }
+    return super.send(message);
   }
 
   override async close(): Promise<void> {
