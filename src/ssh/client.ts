@@ -52,9 +52,9 @@ export interface OpenOptions {
   preferredHostKeyAlgorithms?: readonly string[];
 }
 
-/** Algorithms: no SHA-1, no CBC, no ecdh-sha2-nistp521 (broken under Deno). */
 const CHACHA20 = "chacha20-poly1305@openssh.com";
 
+/** Algorithms: no SHA-1, no CBC, no ecdh-sha2-nistp521 (broken under Deno). */
 const ALGORITHMS: ConnectConfig["algorithms"] = {
   kex: [
     "curve25519-sha256",

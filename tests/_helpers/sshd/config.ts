@@ -36,7 +36,7 @@ export function subreaperLauncher(): string[] {
 }
 
 /**
- * The argv prefix that runs sshd in a private mount namespace where `/root` is `dir`, holding Debian's
+ * The argv prefix that runs sshd in its own mount namespace where `/root` is `dir`, holding Debian's
  * default root dotfiles. Root's own dotfiles on the test image start pyenv, whose `pyenv rehash` takes a
  * lock file: a root shell killed during it (every cancel test kills process groups) leaves the lock, and
  * each later root login then waits 60 s for it. Tests measure our server, not the image's dotfiles.
