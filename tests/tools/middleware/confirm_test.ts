@@ -27,6 +27,19 @@ async function auditLines(dataDir: string): Promise<Record<string, unknown>[]> {
   return text.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line));
 }
 
+/**
+ * The audit log's "answer" lines, once there are at least `count` (or after 5 s): the line can land
+ * after the refusal reached the client (CI twice found it missing right after the reply).
+ */
+async function auditAnswers(dataDir: string, count: number): Promise<Record<string, unknown>[]> {
+  const until = Date.now() + 5000;
+  for (;;) {
+    const answers = (await auditLines(dataDir)).filter((l) => l.event === "answer");
+    if (answers.length >= count || Date.now() > until) return answers;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A path on the test host that a command can create; removed by the returned disposer. */
 function marker(): { path: string } & AsyncDisposable {
   const path = `/tmp/ssh-mcp-confirm-${crypto.randomUUID()}`;
@@ -97,7 +110,7 @@ for (const era of ERAS) {
     assert.match(textOf(result), /-confirm run requires a human yes/);
     assert.match(textOf(result), /elicitation/);
     assert.equal(await exists(file.path), false);
-    const answers = (await auditLines(server.dataDir)).filter((l) => l.event === "answer");
+    const answers = await auditAnswers(server.dataDir, 1);
     assert.deepEqual(answers.map((l) => l.answer), ["unanswerable"]);
   });
 
