@@ -79,12 +79,21 @@ export async function installKey(home: string, keyPath: string, name: string): P
   return target;
 }
 
+/** Clients whose tools were listed (so the SDK validates structured results). */
+const listed = new WeakSet<Client>();
+
 /** Calls a tool and returns its structured content, failing on isError. */
 export async function call<T = Record<string, unknown>>(
   client: Client,
   name: string,
   args: Record<string, unknown>,
 ): Promise<T> {
+  // Real clients list tools first, and then the SDK client checks every structuredContent against the
+  // tool's outputSchema (a field the schema does not declare is a ProtocolError that loses the result).
+  if (!listed.has(client)) {
+    listed.add(client);
+    await client.listTools();
+  }
   const result = await client.callTool({ name, arguments: args });
   if (result.isError) {
     const text = (result.content as Array<{ text?: string }>).map((c) => c.text ?? "").join("");

@@ -36,6 +36,9 @@ export const jobViewShape = {
   cancelled: z.boolean().describe("job_cancel stopped it"),
   reason: z.string().optional().describe("Why the job is lost, or why its output is unavailable"),
   command: z.string().describe("The command (first line, shortened) or what the tool does"),
+  command_digest: z.string().describe(
+    'sha256 of the whole command ("sha256:<hex>"), empty for jobs of other tools',
+  ),
   tool: z.string().describe("The tool that started it"),
   started_at: z.string().nullable().describe("Start time (ISO 8601)"),
   ended_at: z.string().nullable().describe("End time (ISO 8601) once it ended"),

@@ -225,7 +225,10 @@ Deno.test("2026-07-28 era: altered, replayed and re-targeted requestState values
   await using server = await startHttpServer({ args: ["-confirm", "run"] });
   await using client = await elicitingHttpClient(server, "modern", YES);
   await using file = marker();
-  await call(client, "connect", passwordLogin(sshd));
+  // Not `call()`: it lists the tools first, and the v2 client 2.4.0 then checks an `input_required` result
+  // (which by the 2026-07-28 schema has no structuredContent) against run's output schema and throws.
+  const connected = await client.callTool({ name: "connect", arguments: passwordLogin(sshd) });
+  assert.equal(connected.isError, undefined, textOf(connected));
   const args = { command: `touch ${file.path}` };
   const manual = { allowInputRequired: true };
   const first = await client.callTool({ name: "run", arguments: args }, manual) as unknown as {
