@@ -151,11 +151,15 @@ async function followJob(
   let status = String(first.status ?? "running");
   let last: Record<string, unknown> = first;
   let failures = 0;
+  let firstError = "";
+  let lastError = "";
   const until = Date.now() + 180_000;
   while (status === "running" && Date.now() < until && failures < 30) {
     const reply = await w.call(op, "job_output", { job_id: jobId, offset, wait: 10 }, { timeoutMs: 60_000 });
     if (!reply.ok || reply.data === undefined) {
       failures++;
+      lastError = (reply.transportError ?? reply.text).slice(0, 300);
+      firstError ||= lastError;
       await sleep(2000);
       continue;
     }
@@ -177,6 +181,12 @@ async function followJob(
     truthful,
     `${op.id} job ${jobId}: status ${status}, exit ${last.exit_code}, ${stdout.length}/${expected.length} bytes${
       reason ? `, reason ${reason}` : ""
+    }${
+      failures > 0
+        ? `; ${failures} job_output call(s) failed, the first: ${firstError}${
+          failures > 1 ? `; the last: ${lastError}` : ""
+        }`
+        : ""
     }`,
   );
   op.marks = status === "exited" ? "exactly_one" : "at_most_one";
