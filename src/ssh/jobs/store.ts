@@ -245,14 +245,21 @@ export class JobStore {
         : spec.timeoutSeconds * 1000 + SCRIPT_TIMEOUT_MS,
     };
     const follow = options.follow;
-    const answer = parseAnswer(
-      follow !== undefined && this.#shell.runFast !== undefined
+    let bytes: Uint8Array;
+    try {
+      bytes = follow !== undefined && this.#shell.runFast !== undefined
         ? await this.#shell.runFast(withZsh(script), {
           ...shellOptions,
           maxAnswerBytes: 2 * follow.maxBytes + 65_536,
         })
-        : await this.#shell.run(withZsh(script), shellOptions),
-    );
+        : await this.#shell.run(withZsh(script), shellOptions);
+    } catch (error) {
+      // Stopped waiting (an exec channel rejects on abort): the script may have started the job, so
+      // the caller gets its id to cancel or read, as when the answer ends before the start line.
+      if (options.signal?.aborted) return { job_id: id, pid: null };
+      throw error;
+    }
+    const answer = parseAnswer(bytes);
     if (answer.error !== undefined) {
       this.#started.delete(id);
       throw startError(answer.error, this.#label);

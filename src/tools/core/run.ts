@@ -17,6 +17,7 @@
  */
 import { sh } from "../../shell/sh.ts";
 import type { ExecResult } from "../../ssh/connection.ts";
+import { JobError } from "../../ssh/jobs/errors.ts";
 import { newJobId } from "../../ssh/jobs/ids.ts";
 import type { JobStore } from "../../ssh/jobs/store.ts";
 import { completeUtf8Length } from "../../ssh/jobs/utf8.ts";
@@ -251,7 +252,7 @@ async function runOnHost(args: RunArgs, ctx: ToolContext, budget: Budget): Promi
   }
   if (ctx.signal.aborted) {
     // The caller cancelled while it waited: an explicit request to stop the work.
-    await jobs.cancel(id, owner).catch(() => undefined);
+    const unstopped = await cancelStarting(jobs, id, owner);
     const page = await jobs.read(id, { ...owner, maxBytes: ctx.limits.maxOutputBytes }).catch(() =>
       undefined
     );
@@ -270,7 +271,11 @@ async function runOnHost(args: RunArgs, ctx: ToolContext, budget: Budget): Promi
       duration_ms: Date.now() - started,
       executor: "shell",
     };
-    return { data: result, text: describeExec(result), isError: true };
+    const text = describeExec(result) +
+      (unstopped === undefined
+        ? ""
+        : `\nCould not stop job ${id} on ${alias}: ${unstopped}; it may still run (see \`jobs\`, \`job_cancel\`).`);
+    return { data: result, text, isError: true };
   }
   const page = budget.waitMs > 0
     ? await jobs.read(id, { ...owner, maxBytes: ctx.limits.maxOutputBytes })
@@ -287,6 +292,32 @@ async function runOnHost(args: RunArgs, ctx: ToolContext, budget: Budget): Promi
     stderrBytes: page?.stderr_bytes ?? 0,
     durationMs: Date.now() - started,
   });
+}
+
+/** How long a cancel looks for a job whose start was cut short before the host recorded it. */
+const CANCEL_FIND_MS = 3_000;
+
+/**
+ * Cancels a job whose start the caller abandoned. An exec channel closed mid-start does not stop the
+ * remote start script, so the job may be recorded a moment after the cancel looks for it: "not found"
+ * is asked again for a few seconds. Resolves with why it could not be stopped, if so.
+ */
+async function cancelStarting(jobs: JobStore, id: string, owner: { owner: string }) {
+  const deadline = Date.now() + CANCEL_FIND_MS;
+  for (;;) {
+    try {
+      await jobs.cancel(id, owner);
+      return undefined;
+    } catch (error) {
+      const notYet = error instanceof JobError && error.code === "not_found" && Date.now() < deadline;
+      if (!notYet) {
+        return error instanceof JobError && error.code === "not_found"
+          ? undefined // never started
+          : (error as Error).message;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }
 
 interface JobReplyInput {

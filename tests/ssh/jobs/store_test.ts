@@ -202,3 +202,30 @@ Deno.test("job store over SSH: cancel leaves no process of the group; sudo runs 
   assert.equal(wrong.finished?.view.exit_code, 1);
   assert.equal(wrong.finished?.output.stdout, "");
 });
+
+Deno.test("job store over SSH: a followed start abandoned over an exec channel still gives the job's id, and its cancel stops it", async () => {
+  await using sshd = await startSshd();
+  await using connection = await login(sshd, "mcptest");
+  const store = new JobStore(execShell(connection));
+  const marker = `sleep 4732.${Math.floor(Math.random() * 1e6)}`;
+  const pattern = marker.replace("sleep", "slee[p]");
+  const controller = new AbortController();
+  const starting = store.start(
+    { command: sh`eval ${marker}`, preview: marker, timeoutSeconds: 600 },
+    { owner: OWNER, signal: controller.signal, follow: { maxBytes: 1000 } },
+  );
+  for (
+    let i = 0;
+    i < 100 && !(await run(connection, `pgrep -c -f '${pattern}' || true`)).startsWith("1");
+    i++
+  ) {
+    await sleep(50);
+  }
+  controller.abort();
+  // The exec channel rejected on abort; before the fix the id was lost with it and the job ran on.
+  const { job_id, pid } = await starting;
+  assert.equal(pid, null);
+  const report = await store.cancel(job_id, { owner: OWNER });
+  assert.equal(report.view.status, "killed");
+  assert.equal(await run(connection, `pgrep -f '${pattern}' || echo none`), "none\n");
+});
