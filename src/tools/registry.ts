@@ -12,7 +12,7 @@ import { MONITORING } from "./monitoring/toolset.ts";
 import { NETWORK } from "./network/toolset.ts";
 import { VOIP } from "./voip/toolset.ts";
 import type { ToolDefinition, Toolset, ToolsetName } from "./define.ts";
-import { type MiddlewareOptions, wrapTool } from "./middleware/mod.ts";
+import { type MiddlewareOptions, toolCallbacks } from "./middleware/mod.ts";
 import { portableOutput, strictInput } from "./wire_schema.ts";
 
 /** Every toolset, in the seed's order. Toolsets not yet built are absent. */
@@ -42,13 +42,30 @@ export function registerTools(
 ): void {
   const toolsets = new Map(TOOLSETS.flatMap((set) => set.tools.map((t) => [t.name, set.name] as const)));
   const wrapped: MiddlewareOptions = { ...options, toolsetOf: (name) => toolsets.get(name) };
+  const callbackOf = toolCallbacks(wrapped);
   for (const tool of tools) {
-    server.registerTool(tool.name, {
-      title: tool.title,
-      description: tool.description,
-      inputSchema: strictInput(tool.input, { kind: "tool", name: tool.name }),
-      outputSchema: portableOutput(tool.output),
-      annotations: { title: tool.title, ...tool.annotations },
-    }, wrapTool(tool, wrapped) as never);
+    server.registerTool(tool.name, wireConfig(tool), callbackOf(tool) as never);
   }
+}
+
+/** Each tool's wire schemas, built once and shared by every server instance (they are stateless). */
+const WIRE_CONFIGS = new WeakMap<ToolDefinition, ReturnType<typeof buildWireConfig>>();
+
+function wireConfig(tool: ToolDefinition) {
+  let config = WIRE_CONFIGS.get(tool);
+  if (config === undefined) {
+    config = buildWireConfig(tool);
+    WIRE_CONFIGS.set(tool, config);
+  }
+  return config;
+}
+
+function buildWireConfig(tool: ToolDefinition) {
+  return {
+    title: tool.title,
+    description: tool.description,
+    inputSchema: strictInput(tool.input, { kind: "tool", name: tool.name }),
+    outputSchema: portableOutput(tool.output),
+    annotations: { title: tool.title, ...tool.annotations },
+  };
 }

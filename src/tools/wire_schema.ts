@@ -84,17 +84,40 @@ function wrap(
   precheck: (value: unknown) => Validation | undefined,
 ): StandardSchemaWithJSON {
   const validate = (value: unknown) => precheck(value) ?? standard.validate(value);
+  // Every server instance (one per legacy session, per modern request) asks for the JSON Schema of
+  // every tool: converted once per target, then shared (frozen, so no instance can change another's).
+  const converted = new Map<string, Record<string, unknown>>();
+  const once = (
+    side: "input" | "output",
+    options: Parameters<AnyObject["~standard"]["jsonSchema"]["input"]>[0],
+  ) => {
+    const key = `${side} ${JSON.stringify(options)}`;
+    let json = converted.get(key);
+    if (json === undefined) {
+      json = deepFreeze(portableJsonSchema(standard.jsonSchema[side](options)));
+      converted.set(key, json);
+    }
+    return json;
+  };
   return {
     "~standard": {
       version: 1,
       vendor: "ssh-mcp",
       validate: validate as StandardSchemaWithJSON["~standard"]["validate"],
       jsonSchema: {
-        input: (options) => portableJsonSchema(standard.jsonSchema.input(options)),
-        output: (options) => portableJsonSchema(standard.jsonSchema.output(options)),
+        input: (options) => once("input", options),
+        output: (options) => once("output", options),
       },
     },
   };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 /** Keywords whose value is one schema. */

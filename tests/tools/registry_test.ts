@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { TOOLSET_NAMES } from "../../src/tools/define.ts";
 import { selectTools, TOOLSETS } from "../../src/tools/registry.ts";
+import { createServer } from "../../src/server.ts";
+import { inProcessServer } from "../_helpers/in_memory.ts";
 
 /** The seed's 42 tool names plus our extras. */
 const SEED_TOOLS = [
@@ -112,4 +114,24 @@ Deno.test("-toolsets selects only the named toolsets", () => {
 Deno.test("every tool appears in the README tool table", async () => {
   const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
   for (const tool of all) assert.match(readme, new RegExp(`^\\| \`${tool.name}\` +\\|`, "m"), tool.name);
+});
+
+Deno.test("server instances share each tool's wire schemas and its JSON Schema: an instance (one per idle legacy session) costs closures, not schemas", async () => {
+  const base = inProcessServer();
+  const openScope = () => Promise.reject(new Error("unused"));
+  const tools = (server: unknown) =>
+    (server as { _registeredTools: Record<string, { inputSchema: object; outputSchema: object }> })
+      ._registeredTools;
+  const [a, b] = [createServer({ ...base.server, openScope }), createServer({ ...base.server, openScope })];
+  for (const name of ["run", "read", "connect"]) {
+    assert.equal(tools(a)[name]!.inputSchema, tools(b)[name]!.inputSchema, name);
+    assert.equal(tools(a)[name]!.outputSchema, tools(b)[name]!.outputSchema, name);
+  }
+  const json = (schema: object) =>
+    (schema as { "~standard": { jsonSchema: { input: (o: object) => object } } })["~standard"].jsonSchema
+      .input({ target: "draft-2020-12" });
+  const first = json(tools(a).run!.inputSchema);
+  assert.equal(json(tools(b).run!.inputSchema), first, "converted once");
+  assert.ok(Object.isFrozen(first), "shared, so frozen");
+  await base.pool[Symbol.asyncDispose]();
 });

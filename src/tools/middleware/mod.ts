@@ -62,9 +62,10 @@ export interface ApprovalOptions {
   recordHostKey: (key: PresentedHostKey) => Promise<void>;
 }
 
-/** Runs the tool's handler with the context the wrappers prepared. */
-function invoke(tool: ToolDefinition, identity: ServerIdentity): CallHandler {
+/** Runs the called tool's handler with the context the wrappers prepared. */
+function invoke(identity: ServerIdentity): CallHandler {
   return async (call) => {
+    const tool = call.tool;
     const scope = call.scope!;
     const ctx: ToolContext = {
       connections: scope.connections,
@@ -92,13 +93,21 @@ function invoke(tool: ToolDefinition, identity: ServerIdentity): CallHandler {
   };
 }
 
+/** The SDK callback of one tool. */
+export type ToolCallback = (args: Record<string, unknown>, ctx: ServerContext) => Promise<CallResult>;
+
 /**
- * Wraps a tool's handler into the SDK callback.
+ * Builds the middleware chain once (per server instance) and returns what wraps each tool's handler
+ * into its SDK callback: every tool of an instance shares the chain, so an instance costs a closure per
+ * tool, not a chain per tool (an idle legacy session holds one instance).
+ *
+ * @example
+ * ```ts
+ * const callbackOf = toolCallbacks(options);
+ * server.registerTool(tool.name, config, callbackOf(tool));
+ * ```
  */
-export function wrapTool(
-  tool: ToolDefinition,
-  options: MiddlewareOptions,
-): (args: Record<string, unknown>, ctx: ServerContext) => Promise<CallResult> {
+export function toolCallbacks(options: MiddlewareOptions): (tool: ToolDefinition) => ToolCallback {
   const wrappers: Wrapper[] = [
     withAudit(options),
     withConnectedNote(),
@@ -119,9 +128,9 @@ export function wrapTool(
   }
   const handler = wrappers.reduceRight<CallHandler>(
     (next, wrap) => wrap(next),
-    invoke(tool, options.identity),
+    invoke(options.identity),
   );
-  return (args, sdk) => {
+  return (tool) => (args, sdk) => {
     const call: ToolCall = {
       tool,
       args,
