@@ -2,7 +2,8 @@
  * ssh-mcp entry point: the only reader of Deno.args, Deno.env and Deno.exit.
  *
  * parseConfig → sandbox plan (the paths this user's server may use, checked and created) → the server
- * (src/serve.ts) in a Worker whose Deno permissions name only those paths → exit with its code.
+ * (src/serve.ts) in a Worker whose Deno permissions name only those paths → exit with its code. In
+ * stdio mode this thread reads stdin from the start and answers the handshake while the Worker loads.
  *
  * This module runs with the process's wide file permissions (src/sandbox/flags.ts): it imports only
  * our own configuration and sandbox code, never a third-party module (tests/sandbox/ checks this).
@@ -12,6 +13,7 @@ import { type Config, ConfigError, ENV_VARS, parseConfig } from "./src/config.ts
 import { planSandbox } from "./src/sandbox/plan.ts";
 import { runSandboxed } from "./src/sandbox/worker.ts";
 import type { ServePayload } from "./src/serve.ts";
+import { StdinRelay } from "./src/transport/early.ts";
 import { VERSION } from "./src/version.ts";
 
 function readEnv(): Record<string, string | undefined> {
@@ -73,6 +75,10 @@ async function prepare(config: Config, env: Record<string, string | undefined>, 
   return { permissions: plan.permissions, payload };
 }
 
+function writeStdout(bytes: Uint8Array): void {
+  for (let written = 0; written < bytes.length;) written += Deno.stdout.writeSync(bytes.subarray(written));
+}
+
 async function main(): Promise<number> {
   const env = readEnv();
   try {
@@ -85,8 +91,19 @@ async function main(): Promise<number> {
       console.log(`ssh-mcp ${VERSION}`);
       return 0;
     }
+    // stdio: the handshake is answered from here while the server loads (src/transport/early.ts).
+    const relay = parsed.config.mode === "stdio" ? new StdinRelay(Deno.stdin, writeStdout) : undefined;
+    void relay?.start();
     const sandbox = await prepare(parsed.config, env, parsed.warnings);
-    return await runSandboxed(new URL("./src/serve.ts", import.meta.url), sandbox);
+    return await runSandboxed(new URL("./src/serve.ts", import.meta.url), {
+      ...sandbox,
+      channel: relay && {
+        open: (post) => relay.attach(post),
+        receive: (message) => {
+          if ((message as { type?: unknown } | null)?.type === "stdio-ready") relay.stopAnswering();
+        },
+      },
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`ssh-mcp: ${error.message}`);

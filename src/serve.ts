@@ -8,7 +8,7 @@
  */
 import { type Config, redact } from "./config.ts";
 import { logger, setupLogging } from "./log.ts";
-import { exitSandboxed, serveSandboxed } from "./sandbox/worker.ts";
+import { exitSandboxed, onParentMessage, postToParent, serveSandboxed } from "./sandbox/worker.ts";
 import { SessionPool } from "./session/pool.ts";
 import { ConnectionManager } from "./ssh/manager.ts";
 import { hostKeyVerifier, preferredAlgorithms } from "./ssh/host_keys/policy.ts";
@@ -162,6 +162,8 @@ async function serve(payload: ServePayload): Promise<number> {
         server,
         global: config.global,
         onError: (e) => log.debug("stdio: {e}", { e: e.message }),
+        stdin: (handler) => onParentMessage(handler as (message: unknown) => void),
+        onServing: () => postToParent({ type: "stdio-ready" }),
       }),
       new Promise((resolve) =>
         shutdown.signal.addEventListener("abort", () => resolve("signal"), { once: true })

@@ -15,6 +15,7 @@ import { SESSION_JOBS } from "./server/session_jobs.ts";
 import { ClientLogChannel } from "./server/logging.ts";
 import { registerPrompts, selectPrompts } from "./server/prompts.ts";
 import { registerResources } from "./server/resources.ts";
+import { INSTRUCTIONS, SERVER_NAME } from "./server/identity.ts";
 import { RUNBOOKS } from "./server/runbooks.ts";
 import { SSH_RESOURCES } from "./server/ssh_resources.ts";
 import { installSubscriptions } from "./server/subscriptions.ts";
@@ -39,16 +40,11 @@ export interface ServerOptions extends MiddlewareOptions {
   subscriptionPollMs?: number;
 }
 
-const INSTRUCTIONS =
-  "SSH access to remote hosts. Start with `connect` (host, username; it returns an alias), " +
-  "then use `run`, file tools (`read`, `write`, `edit`, `list_dir`) and the other toolsets with `target` set to " +
-  "that alias. `connections` lists aliases. If authentication fails, call `identity` and install the key.";
-
 /** Builds a server instance. */
 export function createServer(options: ServerOptions): McpServer {
   const states = options.approval?.states;
   const server = new McpServer(
-    { name: "ssh-mcp", version: VERSION },
+    { name: SERVER_NAME, version: VERSION },
     {
       capabilities: { tools: {}, logging: {} },
       instructions: INSTRUCTIONS,
@@ -97,7 +93,7 @@ export function createServer(options: ServerOptions): McpServer {
   const prompts = options.prompts ?? selectPrompts(RUNBOOKS, options.tools.map((t) => t.name));
   registerResources(server, resources, surface);
   installSubscriptions(server, resources, { ...surface, pollMs: options.subscriptionPollMs ?? 2_000 });
-  if (prompts.length > 0) registerPrompts(server, prompts);
+  registerPrompts(server, prompts);
   installCompletions(server, { prompts, resources }, surface);
   return server;
 }

@@ -4,7 +4,8 @@
  * the exit code the server reports. `serveSandboxed` (the server module) waits for that message, runs
  * the server, and reports its exit code; `exitSandboxed` reports one early (a shutdown that hangs).
  *
- * Messages: parent → Worker `{ type: "start", payload }` once; Worker → parent `{ type: "exit", code }`.
+ * Messages: parent → Worker `{ type: "start", payload }` once; Worker → parent `{ type: "exit", code }`;
+ * after the start, any other message both ways through `channel` / `onParentMessage` / `postToParent`.
  */
 import { ConfigError } from "../config.ts";
 
@@ -22,6 +23,15 @@ export interface RunSandboxedOptions<T> {
   permissions: Deno.PermissionOptionsObject;
   /** Start message payload: structured-cloneable data only. */
   payload: T;
+  /**
+   * More messages both ways after the start message (the stdio relay, transport/early.ts): `open` gets
+   * the sender once the start message is posted; `receive` gets what the server sends other than its
+   * exit code ({@link postToParent}).
+   */
+  channel?: {
+    open: (post: (message: unknown) => void) => void;
+    receive: (message: unknown) => void;
+  };
 }
 
 /**
@@ -57,9 +67,10 @@ export async function runSandboxed<T>(module: URL, options: RunSandboxedOptions<
       const data = event.data as { type?: unknown; code?: unknown } | null;
       if (data?.type === "exit" && typeof data.code === "number" && Number.isInteger(data.code)) {
         resolve(data.code);
-      }
+      } else options.channel?.receive(event.data);
     };
     worker.postMessage({ type: "start", payload: options.payload });
+    options.channel?.open((message) => worker.postMessage(message));
   });
   worker.terminate();
   return code;
@@ -77,7 +88,10 @@ export function serveSandboxed<T>(serve: (payload: T) => Promise<number>): void 
   scope.onmessage = (event: MessageEvent) => {
     const data = event.data as { type?: unknown; payload?: T } | null;
     if (data?.type !== "start") return;
-    scope.onmessage = null;
+    scope.onmessage = (later: MessageEvent) => {
+      if (inbox === undefined) queued.push(later.data);
+      else inbox(later.data);
+    };
     serve(data.payload as T).then(exitSandboxed, (error) => {
       // Rethrown outside the promise so it is an uncaught error of the Worker, stack trace included.
       setTimeout(() => {
@@ -85,6 +99,35 @@ export function serveSandboxed<T>(serve: (payload: T) => Promise<number>): void 
       });
     });
   };
+}
+
+let inbox: ((message: unknown) => void) | undefined;
+const queued: unknown[] = [];
+
+/**
+ * In the Worker: receives the parent's messages after the start message (those sent before this call
+ * are delivered first, in order).
+ *
+ * @example
+ * ```ts
+ * onParentMessage((message) => console.log(message));
+ * ```
+ */
+export function onParentMessage(handler: (message: unknown) => void): void {
+  inbox = handler;
+  for (const message of queued.splice(0)) handler(message);
+}
+
+/**
+ * In the Worker: sends `message` to the parent's `channel.receive`.
+ *
+ * @example
+ * ```ts
+ * postToParent({ type: "stdio-ready" });
+ * ```
+ */
+export function postToParent(message: unknown): void {
+  scope.postMessage(message);
 }
 
 /**

@@ -17,6 +17,11 @@ export function selectPrompts(
 
 /** Registers every prompt (arguments strict, like tool inputs). */
 export function registerPrompts(server: McpServer, prompts: readonly PromptDefinition[]): void {
+  // Declared even with no prompt (toolsets that no runbook fits): the capabilities then do not depend on
+  // the flags, so the first answer can be given before the server is built (server/identity.ts).
+  if (prompts.length === 0) {
+    (server as unknown as { setPromptRequestHandlers(): void }).setPromptRequestHandlers();
+  }
   for (const prompt of prompts) {
     server.registerPrompt(prompt.name, {
       title: prompt.title,

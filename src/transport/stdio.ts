@@ -1,12 +1,15 @@
 /**
- * The stdio face: one client, one session, nothing but JSON-RPC on stdout.
+ * The stdio face: one client, one session, nothing but JSON-RPC on stdout. stdin is read by main.ts,
+ * which may have answered the handshake already (transport/early.ts), and relayed here.
  */
-import process from "node:process";
+import { Buffer } from "node:buffer";
+import { PassThrough } from "node:stream";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { serveStdio, StdioServerTransport } from "@modelcontextprotocol/server/stdio";
 import { createServer, type ServerOptions } from "../server.ts";
 import type { SessionPool } from "../session/pool.ts";
 import { scopeResolver } from "../session/scope.ts";
+import type { StdinMessage } from "./early.ts";
 
 /** Longest accepted stdio line (one JSON-RPC message), bytes (SPEC §8). */
 export const MAX_STDIO_LINE = 8 * 1024 * 1024;
@@ -21,6 +24,10 @@ export interface StdioOptions {
   global: boolean;
   /** Reports transport errors (to stderr). */
   onError?: (error: Error) => void;
+  /** Subscribes to stdin as main.ts relays it (transport/early.ts): bytes, and the ids it answered. */
+  stdin: (handler: (message: StdinMessage) => void) => void;
+  /** Tells main.ts that the server now answers everything itself. */
+  onServing: () => void;
 }
 
 /** The SDK's stdio transport, telling us when it closes itself (e.g. after an oversized line). */
@@ -35,9 +42,11 @@ class ObservedStdioTransport extends StdioServerTransport {
   #discovering = new Set<string | number>();
   /** Ids of `server/discover` requests the client gave up on: an `initialize` came after them. */
   #abandoned = new Set<string | number>();
+  /** Ids main.ts answered before the server was loaded: the SDK's own answer is not sent again. */
+  #answeredEarly = new Set<string | number>();
 
-  constructor() {
-    super(undefined, undefined, { maxBufferSize: MAX_STDIO_LINE });
+  constructor(input: PassThrough) {
+    super(input, undefined, { maxBufferSize: MAX_STDIO_LINE });
     this.closedByTransport = new Promise((resolve) => this.#resolve = resolve);
     // serveStdio sets onmessage after construction; the base class declares it as a field, so the hook
     // is an own accessor that wraps whatever handler is set.
@@ -75,10 +84,19 @@ class ObservedStdioTransport extends StdioServerTransport {
     }
   }
 
+  /** Records ids main.ts has answered; call before their bytes reach the transport. */
+  answeredEarly(ids: readonly (string | number)[]): void {
+    for (const id of ids) this.#answeredEarly.add(id);
+  }
+
   override send(message: JSONRPCMessage): Promise<void> {
     const id = "method" in message || !("id" in message) ? undefined : message.id;
     if (id !== undefined && id !== null) {
-      if (this.#abandoned.delete(id)) return Promise.resolve();
+      const early = this.#answeredEarly.delete(id);
+      if (this.#abandoned.delete(id) || early) {
+        this.#discovering.delete(id);
+        return Promise.resolve();
+      }
       this.#discovering.delete(id);
     }
     return super.send(message);
@@ -102,15 +120,19 @@ export async function runStdio(options: StdioOptions): Promise<"eof" | "transpor
     sessionHeader: "x-session-key",
     fallbackKey: "stdio",
   });
-  const ended = new Promise<void>((resolve) => {
-    process.stdin.once("end", resolve);
-    process.stdin.once("close", resolve);
+  const input = new PassThrough();
+  const ended = new Promise<void>((resolve) => input.once("end", resolve));
+  const transport = new ObservedStdioTransport(input);
+  options.stdin((message) => {
+    if (message.type === "stdin-end") return void input.end();
+    transport.answeredEarly(message.answered);
+    input.write(Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength));
   });
-  const transport = new ObservedStdioTransport();
   const handle = serveStdio(() => createServer({ ...options.server, openScope }), {
     transport,
     onerror: options.onError,
   });
+  options.onServing();
   const why = await Promise.race([
     ended.then(() => "eof" as const),
     transport.closedByTransport.then(() => "transport-closed" as const),

@@ -97,7 +97,7 @@ async function runtimeImports(file: string): Promise<string[]> {
     .map((m) => m[3]!);
 }
 
-Deno.test("main.ts, which holds the wide permissions, loads only our config and sandbox code, never a third-party module", async () => {
+Deno.test("main.ts, which holds the wide permissions, loads only our config, sandbox and first-answer code, never a third-party module", async () => {
   const seen = new Set<string>();
   const pending = [`${ROOT}main.ts`];
   const foreign: string[] = [];
@@ -121,6 +121,8 @@ Deno.test("main.ts, which holds the wide permissions, loads only our config and 
     "src/config/values.ts",
     "src/sandbox/plan.ts",
     "src/sandbox/worker.ts",
+    "src/server/identity.ts",
+    "src/transport/early.ts",
     "src/version.ts",
   ]);
 });
