@@ -209,7 +209,7 @@ export async function runCapture(
       container: spec.container ?? null,
       capturedAt,
     };
-    const id = CAPTURES.put(ctx.caller, bytes, meta);
+    const id = CAPTURES.put(ctx.caller, bytes, meta, ctx.sessionSignal);
     return {
       id,
       bytes,

@@ -2,7 +2,7 @@
  * Captures kept in server memory for the analysis tools, owned by the session that made them: an id
  * looked up by another session finds nothing (SPEC §4, zero leakage). Bounded in count per session,
  * in bytes per session and overall, and in age; the least recently used captures are evicted first.
- * Sessions have no close hook for tools, so a closed session's captures age out (or are evicted).
+ * A session's captures are dropped when it closes (or is reaped); otherwise they age out or are evicted.
  */
 import type { Caller } from "../define.ts";
 
@@ -78,8 +78,11 @@ export class CaptureStore {
     this.#now = now;
   }
 
-  /** Stores a capture for `caller`'s session under a new id and returns the id. */
-  put(caller: Caller, bytes: Uint8Array, meta: CaptureMeta): string {
+  /**
+   * Stores a capture for `caller`'s session under a new id and returns the id. When `sessionEnded`
+   * aborts (the session closed or was reaped) the session's captures are dropped at once.
+   */
+  put(caller: Caller, bytes: Uint8Array, meta: CaptureMeta, sessionEnded?: AbortSignal): string {
     if (bytes.length > this.#sessionBytes || bytes.length > this.#totalBytes) {
       throw new RangeError(
         `Cannot keep a capture of ${bytes.length} bytes: the store holds at most ${
@@ -94,6 +97,10 @@ export class CaptureStore {
     if (mine === undefined) {
       mine = new Map();
       this.#owners.set(key, mine);
+      const owned = mine;
+      sessionEnded?.addEventListener("abort", () => {
+        if (this.#owners.get(key) === owned) this.#owners.delete(key);
+      }, { once: true });
     }
     const id = newCaptureId();
     mine.set(id, { id, bytes, meta, lastUsed: now });

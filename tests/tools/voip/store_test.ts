@@ -48,3 +48,16 @@ Deno.test("captures unused for longer than the TTL are dropped", () => {
   assert.equal(store.get(alice, id), undefined);
   assert.deepEqual(store.size, { captures: 0, bytes: 0 });
 });
+
+Deno.test("a session's captures are dropped when the session ends, not an hour later (soak: RSS rose with each reaped session)", () => {
+  const store = new CaptureStore();
+  const aliceSession = new AbortController();
+  const bobSession = new AbortController();
+  const first = store.put(alice, new Uint8Array(10), meta, aliceSession.signal);
+  const second = store.put(alice, new Uint8Array(10), meta, aliceSession.signal);
+  const bobs = store.put(bob, new Uint8Array(10), meta, bobSession.signal);
+  aliceSession.abort();
+  assert.equal(store.get(alice, first), undefined);
+  assert.equal(store.get(alice, second), undefined);
+  assert.equal(store.get(bob, bobs)?.bytes.length, 10, "another session keeps its captures");
+});
