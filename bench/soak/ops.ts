@@ -161,6 +161,8 @@ async function followJob(
       lastError = (reply.transportError ?? reply.text).slice(0, 300);
       firstError ||= lastError;
       await sleep(2000);
+      // A restarted server is a new session: connect again, as a client must, and go on reading.
+      await w.ensureConnected();
       continue;
     }
     last = reply.data;
@@ -449,6 +451,9 @@ export function capture(host: string): Operation {
       duration: 2,
       interface: "lo",
       sudo: true,
+      // The session keeps its last 8 captures in server memory by design (tools/voip/store.ts); small
+      // ones keep that retention apart from what resources_flat looks for.
+      max_bytes: 1_000_000,
     });
     op.goneBy = Date.now() + GRACE_MS;
     if (!reply.ok) return void w.fail(op, reply);

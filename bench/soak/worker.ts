@@ -155,6 +155,12 @@ export class Worker {
     }
   }
 
+  /** Connects again when the session was lost or is a new one (a restarted server); false when that failed. */
+  async ensureConnected(): Promise<boolean> {
+    if (this.client.sessionEpoch !== this.#connectedEpoch) this.#needConnect = true;
+    return this.#needConnect ? await this.connectAll() : true;
+  }
+
   /** Connects every login in order (jump hosts first); false when one failed. */
   async connectAll(): Promise<boolean> {
     for (const login of this.logins) {
