@@ -13,6 +13,7 @@ import { NETWORK } from "./network/toolset.ts";
 import { VOIP } from "./voip/toolset.ts";
 import type { ToolDefinition, Toolset, ToolsetName } from "./define.ts";
 import { type MiddlewareOptions, toolCallbacks } from "./middleware/mod.ts";
+import { registerSharedTools } from "./shared_tools.ts";
 import { portableOutput, strictInput } from "./wire_schema.ts";
 
 /** Every toolset, in the seed's order. Toolsets not yet built are absent. */
@@ -40,12 +41,16 @@ export function registerTools(
   tools: readonly ToolDefinition[],
   options: MiddlewareOptions,
 ): void {
-  const toolsets = new Map(TOOLSETS.flatMap((set) => set.tools.map((t) => [t.name, set.name] as const)));
-  const wrapped: MiddlewareOptions = { ...options, toolsetOf: (name) => toolsets.get(name) };
-  const callbackOf = toolCallbacks(wrapped);
-  for (const tool of tools) {
-    server.registerTool(tool.name, wireConfig(tool), callbackOf(tool) as never);
-  }
+  const wrapped: MiddlewareOptions = { ...options, toolsetOf: (name) => toolsetOf().get(name) };
+  registerSharedTools(server, tools, wireConfig, toolCallbacks(wrapped));
+}
+
+let toolsets: Map<string, ToolsetName> | undefined;
+
+/** Each tool's toolset, by tool name. */
+function toolsetOf(): Map<string, ToolsetName> {
+  toolsets ??= new Map(TOOLSETS.flatMap((set) => set.tools.map((t) => [t.name, set.name] as const)));
+  return toolsets;
 }
 
 /** Each tool's wire schemas, built once and shared by every server instance (they are stateless). */

@@ -116,13 +116,14 @@ Deno.test("every tool appears in the README tool table", async () => {
   for (const tool of all) assert.match(readme, new RegExp(`^\\| \`${tool.name}\` +\\|`, "m"), tool.name);
 });
 
-Deno.test("server instances share each tool's wire schemas and its JSON Schema: an instance (one per idle legacy session) costs closures, not schemas", async () => {
+Deno.test("server instances share the registered tools, their wire schemas and JSON Schema: an instance (one per idle legacy session) costs its middleware chain, not 48 tool records", async () => {
   const base = inProcessServer();
   const openScope = () => Promise.reject(new Error("unused"));
   const tools = (server: unknown) =>
     (server as { _registeredTools: Record<string, { inputSchema: object; outputSchema: object }> })
       ._registeredTools;
   const [a, b] = [createServer({ ...base.server, openScope }), createServer({ ...base.server, openScope })];
+  assert.equal(tools(a), tools(b), "one table of registered tools (src/tools/shared_tools.ts)");
   for (const name of ["run", "read", "connect"]) {
     assert.equal(tools(a)[name]!.inputSchema, tools(b)[name]!.inputSchema, name);
     assert.equal(tools(a)[name]!.outputSchema, tools(b)[name]!.outputSchema, name);
