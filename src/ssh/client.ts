@@ -203,6 +203,8 @@ class Ssh2Connection implements SshConnection {
   #client: ssh2.Client;
   #channels = new Semaphore(MAX_CHANNELS);
   #alive = true;
+  /** What open channels do when the link closes; each removes itself when its channel closes. */
+  #onClose = new Set<() => void>();
   readonly closed: Promise<Error | undefined>;
   readonly serverBanner: string;
 
@@ -216,6 +218,8 @@ class Ssh2Connection implements SshConnection {
     this.closed = new Promise((resolve) => {
       client.once("close", () => {
         this.#alive = false;
+        for (const onClose of this.#onClose) onClose();
+        this.#onClose.clear();
         resolve(lastError);
       });
     });
@@ -238,7 +242,7 @@ class Ssh2Connection implements SshConnection {
             if (error) {
               return reject(new SshError("channel_failed", `Cannot open an exec channel: ${error.message}`));
             }
-            const process = wrapChannel(channel, this.closed);
+            const process = wrapChannel(channel, this.#onClose);
             process.done.finally(release);
             resolve(process);
           });
@@ -296,16 +300,25 @@ class Ssh2Connection implements SshConnection {
 }
 
 // ssh2 does not close open channels when the transport dies: the connection's end settles them too.
-function wrapChannel(channel: ClientChannel, connectionClosed: Promise<unknown>): RemoteProcess {
+/**
+ * A channel as a {@link RemoteProcess}; `done` also settles (as lost) when the link closes first. The
+ * link's close hook is removed with the channel: a reaction on the connection's `closed` promise would
+ * keep every finished command (and its output) alive for as long as the connection lives.
+ */
+function wrapChannel(channel: ClientChannel, onLinkClose: Set<() => void>): RemoteProcess {
   const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-    connectionClosed.then(() => resolve({ code: null, signal: null }));
+    const lost = () => resolve({ code: null, signal: null });
+    onLinkClose.add(lost);
     let code: number | null = null;
     let signal: string | null = null;
     channel.on("exit", (exitCode: number | null, signalName?: string) => {
       code = exitCode ?? null;
       signal = signalName ?? null;
     });
-    channel.on("close", () => resolve({ code, signal }));
+    channel.on("close", () => {
+      onLinkClose.delete(lost);
+      resolve({ code, signal });
+    });
   });
   return {
     stdout: channel,
