@@ -100,14 +100,17 @@ export function longRun(host: string): Operation {
   return async (w) => {
     const login = w.login(host);
     const seconds = between(LONG_SECONDS.min, LONG_SECONDS.max);
-    const op = w.begin(w.hasJobs ? "long_job" : "long_run", [host], login.alias, "at_most_one");
+    // Half the long commands become jobs followed with job_output; the other half are one call longer
+    // than -session-timeout, whose session must outlive it (session_kept, checked by the next call).
+    const asJob = w.hasJobs && Math.random() < 0.5;
+    const op = w.begin(asJob ? "long_job" : "long_run", [host], login.alias, "at_most_one");
     const expected = Array.from({ length: 300 }, (_, i) => `${i + 1}\n`).join("");
     const reply = await w.call(op, "run", {
       target: login.alias,
       command: `${START}; sleep ${seconds}; seq 1 300; ${END}`,
       env: commandEnv(w, op),
       timeout: 90,
-      ...(w.hasJobs ? { wait: 3 } : {}),
+      ...(asJob ? { wait: 3 } : w.hasJobs ? { wait: 45 } : {}),
     }, { timeoutMs: 90_000 });
     const natural = op.started + seconds * 1000 + GRACE_MS + 4000;
     if (reply.ok && typeof reply.data?.job_id === "string") {
@@ -242,7 +245,11 @@ export function cancelRun(host: string): Operation {
     const reply = await pending;
     if (running && (reply.transportError !== undefined || reply.data?.cancelled === true)) {
       op.marks = "exactly_one";
-      op.goneBy = cancelledAt + GRACE_MS;
+      // Over 2026-07-28 HTTP the cancellation is the client closing its POST, and Deno's fetch (this
+      // process) does not always close the connection when a pending request is aborted: the server
+      // cannot see such a cancel, so the command may run to its end. The server's side — a dropped
+      // connection kills the call's command — is checked by the client_disconnect fault instead.
+      op.goneBy = w.client.kind === "http-modern" ? op.started + 40_000 + GRACE_MS : cancelledAt + GRACE_MS;
       return void w.succeed(op, "cancelled", reply.transportError ?? "cancelled");
     }
     op.marks = Worker.marksAfter(reply) === "zero" ? "zero" : "at_most_one";

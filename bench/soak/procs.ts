@@ -89,6 +89,29 @@ export function rssOf(pid: number): number | undefined {
 }
 
 /** Open file descriptors of a process, or undefined when it is gone. */
+/**
+ * Established TCP connections to 127.0.0.1:`port` from this machine's clients: the soak's own HTTP
+ * clients keep idle keep-alive connections open, which the server cannot close, so they are not the
+ * server's leak (they are subtracted from its descriptors).
+ */
+export function inboundConnections(port: number): number {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  let n = 0;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(table);
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const [, localAddress, , state] = line.trim().split(/\s+/);
+      if (localAddress?.endsWith(local) && state === "01") n++;
+    }
+  }
+  return n;
+}
+
 export function fdCountOf(pid: number): number | undefined {
   try {
     let n = 0;

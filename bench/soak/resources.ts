@@ -9,7 +9,7 @@
  * @module
  */
 import type { Bed } from "./bed.ts";
-import { fdCountOf, listProcs, rssOf, sessionChannels } from "./procs.ts";
+import { fdCountOf, inboundConnections, listProcs, rssOf, sessionChannels } from "./procs.ts";
 import type { SoakServer } from "./server_process.ts";
 
 /** One sample. */
@@ -116,7 +116,7 @@ export class ResourceSampler {
       t: Date.now(),
       epoch: this.#server.epoch,
       rssMiB: rss === undefined ? undefined : rss / 1048576,
-      fds: pid === undefined ? undefined : fdCountOf(pid),
+      fds: pid === undefined ? undefined : minus(fdCountOf(pid), inboundConnections(this.#server.port)),
       channels,
     });
   }
@@ -125,6 +125,10 @@ export class ResourceSampler {
   trends(warmupEnd: number, end: number): Trend[] {
     return METRICS.map((metric) => trendOf(this.samples, metric, warmupEnd, end));
   }
+}
+
+function minus(total: number | undefined, part: number): number | undefined {
+  return total === undefined ? undefined : total - part;
 }
 
 function median(values: number[]): number | undefined {
