@@ -322,9 +322,17 @@ const dockerIp = defineTool({
 });
 
 // Inspects every running container in one call (the id list is the shell's own word splitting).
-const INSPECT_RUNNING = sh`ids=$(docker ps -q --no-trunc) || exit
-[ -z "$ids" ] && exit 0
-docker inspect --type container --format "$F" $ids`;
+// A container that stops between `docker ps` and `docker inspect` fails the whole inspect: list again and
+// retry (twice, quietly), so that other containers coming and going do not fail the call.
+export const INSPECT_RUNNING = sh`for attempt in 1 2 3; do
+  ids=$(docker ps -q --no-trunc) || exit
+  [ -z "$ids" ] && exit 0
+  if [ "$attempt" -lt 3 ]; then
+    out=$(docker inspect --type container --format "$F" $ids 2>/dev/null) && { printf '%s\n' "$out"; exit 0; }
+  else
+    docker inspect --type container --format "$F" $ids
+  fi
+done`;
 
 const dockerFindByIp = defineTool({
   name: "docker_find_by_ip",
