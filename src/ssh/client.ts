@@ -299,11 +299,11 @@ class Ssh2Connection implements SshConnection {
   }
 }
 
-// ssh2 does not close open channels when the transport dies: the connection's end settles them too.
 /**
- * A channel as a {@link RemoteProcess}; `done` also settles (as lost) when the link closes first. The
- * link's close hook is removed with the channel: a reaction on the connection's `closed` promise would
- * keep every finished command (and its output) alive for as long as the connection lives.
+ * A channel as a {@link RemoteProcess}; `done` also settles (as lost) when the link closes first (ssh2
+ * does not close open channels when the transport dies). The link's close hook is removed with the
+ * channel: a reaction on the connection's `closed` promise would keep every finished command (and its
+ * output) alive for as long as the connection lives.
  */
 function wrapChannel(channel: ClientChannel, onLinkClose: Set<() => void>): RemoteProcess {
   const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => {

@@ -104,7 +104,7 @@ export class HeadTailBuffer {
       rest = rest.subarray(n);
     }
     if (rest.length === 0) return;
-    const block = new Uint8Array(Math.max(rest.length, TAIL_BLOCK_BYTES));
+    const block = new Uint8Array(Math.max(rest.length, Math.min(TAIL_BLOCK_BYTES, this.#tailCap)));
     block.set(rest);
     this.#blocks.push({ bytes: block, length: rest.length });
   }
