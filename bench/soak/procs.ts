@@ -88,7 +88,6 @@ export function rssOf(pid: number): number | undefined {
   }
 }
 
-/** Open file descriptors of a process, or undefined when it is gone. */
 /**
  * Established TCP connections to 127.0.0.1:`port` from this machine's clients: the soak's own HTTP
  * clients keep idle keep-alive connections open, which the server cannot close, so they are not the
@@ -112,6 +111,7 @@ export function inboundConnections(port: number): number {
   return n;
 }
 
+/** Open file descriptors of a process, or undefined when it is gone. */
 export function fdCountOf(pid: number): number | undefined {
   try {
     let n = 0;
