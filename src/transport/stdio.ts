@@ -92,12 +92,10 @@ class ObservedStdioTransport extends StdioServerTransport {
   override send(message: JSONRPCMessage): Promise<void> {
     const id = "method" in message || !("id" in message) ? undefined : message.id;
     if (id !== undefined && id !== null) {
-      const early = this.#answeredEarly.delete(id);
-      if (this.#abandoned.delete(id) || early) {
-        this.#discovering.delete(id);
-        return Promise.resolve();
-      }
+      const answeredEarly = this.#answeredEarly.delete(id);
+      const abandoned = this.#abandoned.delete(id);
       this.#discovering.delete(id);
+      if (answeredEarly || abandoned) return Promise.resolve();
     }
     return super.send(message);
   }
