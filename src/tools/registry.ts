@@ -41,31 +41,15 @@ export function registerTools(
   tools: readonly ToolDefinition[],
   options: MiddlewareOptions,
 ): void {
-  const wrapped: MiddlewareOptions = { ...options, toolsetOf: (name) => toolsetOf().get(name) };
+  const wrapped: MiddlewareOptions = { ...options, toolsetOf: (name) => TOOLSET_OF.get(name) };
   registerSharedTools(server, tools, wireConfig, toolCallbacks(wrapped));
 }
 
-let toolsets: Map<string, ToolsetName> | undefined;
-
 /** Each tool's toolset, by tool name. */
-function toolsetOf(): Map<string, ToolsetName> {
-  toolsets ??= new Map(TOOLSETS.flatMap((set) => set.tools.map((t) => [t.name, set.name] as const)));
-  return toolsets;
-}
+const TOOLSET_OF = new Map(TOOLSETS.flatMap((set) => set.tools.map((t) => [t.name, set.name] as const)));
 
-/** Each tool's wire schemas, built once and shared by every server instance (they are stateless). */
-const WIRE_CONFIGS = new WeakMap<ToolDefinition, ReturnType<typeof buildWireConfig>>();
-
+/** A tool's registration: strict input, portable JSON Schema (built once per tool list: shared_tools.ts). */
 function wireConfig(tool: ToolDefinition) {
-  let config = WIRE_CONFIGS.get(tool);
-  if (config === undefined) {
-    config = buildWireConfig(tool);
-    WIRE_CONFIGS.set(tool, config);
-  }
-  return config;
-}
-
-function buildWireConfig(tool: ToolDefinition) {
   return {
     title: tool.title,
     description: tool.description,
