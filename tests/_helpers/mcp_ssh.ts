@@ -102,21 +102,36 @@ export async function call<T = Record<string, unknown>>(
   return result.structuredContent as T;
 }
 
-/** Local processes (not zombies) whose command line contains `needle`. */
-export function processesMatching(needle: string): string[] {
+/** Local live processes other than this one (not zombies) for which `describe` returns a description. */
+function liveProcesses(describe: (pid: string) => string | undefined): string[] {
   const found: string[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
       if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
-      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ");
-      if (cmdline.includes(needle)) found.push(`${entry.name}: ${cmdline}`);
+      const description = describe(entry.name);
+      if (description !== undefined) found.push(description);
     } catch {
-      // gone
+      // gone, or not ours to read
     }
   }
   return found;
+}
+
+/** Local processes (not zombies) whose command line contains `needle`, as "pid: command line". */
+export function processesMatching(needle: string): string[] {
+  return liveProcesses((pid) => {
+    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+    return cmdline.includes(needle) ? `${pid}: ${cmdline}` : undefined;
+  });
+}
+
+/** Pids of local processes (not zombies) whose environment holds exactly `entry` (e.g. "HOME=/x"). */
+export function processesWithEnv(entry: string): number[] {
+  return liveProcesses((pid) =>
+    Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0").includes(entry) ? pid : undefined
+  ).map(Number);
 }
 
 /** Resident memory of a process in bytes. */

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { type CallToolResult, createMCPClient, type JSONRPCMessage } from "@ai-sdk/mcp";
 import { StdioMCPTransport } from "@ai-sdk/mcp/mcp-stdio";
-import { passwordLogin } from "../_helpers/mcp_ssh.ts";
+import { passwordLogin, processesWithEnv } from "../_helpers/mcp_ssh.ts";
 import { requirePrograms } from "../_helpers/require.ts";
 import { makeHome, serverEnv, textOf } from "../_helpers/server.ts";
 import { startSshd } from "../_helpers/sshd.ts";
@@ -48,23 +48,6 @@ class RecordingTransport extends StdioMCPTransport {
     this.sent.push(message);
     return super.send(message);
   }
-}
-
-/** Pids of live processes (not zombies) whose environment has exactly `HOME=home`. */
-function processesWithHome(home: string): number[] {
-  const found: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
-      const environ = Deno.readTextFileSync(`/proc/${entry.name}/environ`).split("\0");
-      if (environ.includes(`HOME=${home}`)) found.push(Number(entry.name));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return found;
 }
 
 Deno.test(
@@ -131,14 +114,14 @@ Deno.test(
     assert.ok(!ran.isError, `run failed: ${textOf(ran)}\n${context()}`);
     assert.match(textOf(ran), /hello-from-ai-sdk/, context());
 
-    const running = processesWithHome(home);
+    const running = processesWithEnv(`HOME=${home}`);
     assert.ok(running.length > 0, `no process runs with HOME=${home}: ${context()}`);
     await client.close();
     const deadline = Date.now() + 15_000;
-    let left = processesWithHome(home);
+    let left = processesWithEnv(`HOME=${home}`);
     while (left.length > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      left = processesWithHome(home);
+      left = processesWithEnv(`HOME=${home}`);
     }
     assert.deepEqual(left, [], `still running after close: ${left.join(", ")} (of ${running.join(", ")})`);
 
